@@ -1,0 +1,7 @@
+"""`python -m reconciler` runs the command line."""
+
+import sys
+
+from reconciler.cli import main
+
+sys.exit(main())

@@ -1,0 +1,222 @@
+"""The application: what each command does, as functions from arguments to an `Outcome`.
+
+Where it sits: `cli` parses arguments and prints outcomes; the functions here wire the shell
+(reading revisions, files, the clock) to the pure core (validation, rendering, diffs, plans) and
+to `core.presenting`. They return text and an exit code instead of printing, so tests and the
+daemon can use them without a terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reconciler.core.changes import diff_revisions
+from reconciler.core.documents import parse_yaml
+from reconciler.core.loading import load_file
+from reconciler.core.models import FleetSpec, kind_of
+from reconciler.core.observed import SnapshotProblem, parse_snapshot
+from reconciler.core.plans import plan_fleet
+from reconciler.core.presenting import data, markdown, text
+from reconciler.core.problems import Problem, collapse, sort_key
+from reconciler.core.rendering import Renderer, RenderFailure, render_problems
+from reconciler.core.schemas import json_schemas
+from reconciler.errors import SecretError, SnapshotError, SourceError, UnknownDevice
+from reconciler.shell import sealing
+from reconciler.shell.files import write_atomically
+from reconciler.shell.loading import FleetLoader, LoadedRevision
+
+OK, FAILED, CHANGES = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command hands back: its output, an exit code, and notes for stderr."""
+
+    output: str
+    exit_code: int = OK
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _all_problems(revision: LoadedRevision, renderer: Renderer | None) -> list[Problem]:
+    problems = list(revision.problems)
+    if renderer is not None:
+        problems.extend(render_problems(renderer.render_all()))
+    return sorted(collapse(problems), key=sort_key)
+
+
+def _renderer(revision: LoadedRevision) -> Renderer | None:
+    return revision.renderer() if revision.build.fleet is not None and revision.build.templates else None
+
+
+# --- validate ---------------------------------------------------------------------------------------------
+
+
+def validate(path: Path, rev: str | None, fmt: str, loader: FleetLoader | None = None) -> Outcome:
+    revision = (loader or FleetLoader()).load(path, rev)
+    problems = _all_problems(revision, _renderer(revision))
+    invalid = any(p.is_error for p in problems)
+    fleet = revision.build.fleet
+    devices = len(fleet.devices) if fleet is not None else None
+    if fmt == "json":
+        return Outcome(_json(data.problems_data(problems, revision.label)), FAILED if invalid else OK)
+    lines = text.problems_text(problems)
+    lines.append(text.problems_summary(problems, f"{path} at {revision.label}", devices))
+    return Outcome("\n".join(lines) + "\n", FAILED if invalid else OK)
+
+
+# --- render -------------------------------------------------------------------------------------------------
+
+
+def render(path: Path, device: str, rev: str | None, fmt: str) -> Outcome:
+    revision = FleetLoader().load(path, rev)
+    fleet = revision.build.fleet
+    if fleet is None or not revision.ok:
+        return _invalid(revision, fmt)
+    if device not in fleet.devices:
+        raise UnknownDevice(f"no device {device!r} in {path} at {revision.label}{_did_you_mean(device, fleet.devices)}")
+    state = revision.renderer().render(fleet.devices[device])
+    if isinstance(state, RenderFailure):
+        return _problems_outcome([state.problem], revision.label, fmt)
+    if fmt == "json":
+        return Outcome(_json(data.desired_data(state, revision.label)))
+    return Outcome(text.desired_text(state, revision.label, fleet.devices[device].groups))
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    matches = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def _invalid(revision: LoadedRevision, fmt: str) -> Outcome:
+    errors = [p for p in revision.problems if p.is_error]
+    return _problems_outcome(errors, revision.label, fmt)
+
+
+def _problems_outcome(problems: Sequence[Problem], label: str, fmt: str) -> Outcome:
+    if fmt == "json":
+        return Outcome(_json(data.problems_data(problems, label)), FAILED)
+    if fmt == "markdown":
+        lines = [f"### reconciler: `{label}` is invalid", "", "```"]
+        lines.extend(text.problems_text(problems))
+        return Outcome("\n".join([*lines, "```"]) + "\n", FAILED)
+    lines = text.problems_text(problems)
+    return Outcome("", FAILED, [*lines, text.problems_summary(problems, label, None)])
+
+
+# --- diff -----------------------------------------------------------------------------------------------------
+
+
+def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incremental: bool = True,
+         loader: FleetLoader | None = None) -> Outcome:
+    loader = loader or FleetLoader()
+    base_revision = loader.load(path, base)
+    head_revision = loader.load(path, head)
+    if not head_revision.ok:
+        return _problems_outcome(_all_problems(head_revision, None), head_revision.label, fmt)
+    if base_revision.build.fleet is None:
+        return _problems_outcome(list(base_revision.problems), base_revision.label, fmt)
+    result = diff_revisions(base_revision.renderer(), head_revision.renderer(), base_revision.label,
+                            head_revision.label, incremental=incremental)
+    notes = [] if base_revision.ok else [f"note: the base {base_revision.label} has validation errors"]
+    code = CHANGES if detailed and result.has_changes else OK
+    if fmt == "json":
+        return Outcome(_json(data.diff_data(result)), code, notes)
+    if fmt == "markdown":
+        return Outcome(markdown.diff_markdown(result), code, notes)
+    return Outcome(text.diff_text(result), code, notes)
+
+
+# --- plan ------------------------------------------------------------------------------------------------------
+
+
+def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None, detailed: bool,
+         now: dt.datetime | None = None) -> Outcome:
+    snapshot = _snapshot(observed)
+    revision = FleetLoader().load(path, rev)
+    if not revision.ok:
+        return _problems_outcome(_all_problems(revision, None), revision.label, fmt)
+    fleet = revision.build.fleet
+    assert fleet is not None
+    result = plan_fleet(fleet, revision.renderer(), snapshot, revision.source.revision,
+                        now or dt.datetime.now(dt.UTC))
+    notes = []
+    if out is not None:
+        write_atomically(out, _json(data.plan_data(result)).encode())
+        notes.append(f"plan saved to {out}")
+    code = CHANGES if detailed and result.has_changes else OK
+    if fmt == "json":
+        return Outcome(_json(data.plan_data(result)), code, notes)
+    if fmt == "markdown":
+        return Outcome(markdown.plan_markdown(result), code, notes)
+    return Outcome(text.plan_text(result), code, notes)
+
+
+def _snapshot(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read the observed state {path}: {exc.strerror}") from exc
+    try:
+        return parse_snapshot(raw)
+    except SnapshotProblem as exc:
+        raise SnapshotError(f"{path}: {exc}") from None
+
+
+# --- schema -----------------------------------------------------------------------------------------------------
+
+
+def schema(out: Path) -> Outcome:
+    written = []
+    for name, body in json_schemas().items():
+        target = out / name
+        content = orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        write_atomically(target, content)
+        written.append(str(target))
+    return Outcome("".join(f"wrote {w}\n" for w in written))
+
+
+# --- secret ------------------------------------------------------------------------------------------------------
+
+
+def secret_keygen(out: Path | None) -> Outcome:
+    private, public = sealing.generate_key()
+    if out is None:
+        return Outcome(f"private key (keep it off git): {private}\npublic key (fleet.yaml sealing_key): {public}\n")
+    write_atomically(out, (private + "\n").encode(), mode=0o600)
+    return Outcome(f"{public}\n", notes=[f"private key written to {out} (mode 600); put the public key above "
+                                          "into fleet.yaml as sealing_key"])
+
+
+def secret_seal(fleet: Path, name: str, value: str) -> Outcome:
+    plaintext = value.removesuffix("\n")
+    if not plaintext:
+        raise SecretError("nothing to seal: pass the value on stdin")
+    sealed = sealing.seal(_sealing_key(fleet), name, plaintext)
+    return Outcome(f"{sealed}\n", notes=[f"add it to secrets/*.yaml as:  {name}: {{sealed: <the line above>}}"])
+
+
+def _sealing_key(fleet: Path) -> str:
+    path = fleet / "fleet.yaml"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+    kind = kind_of("fleet.yaml")
+    assert kind is not None
+    loaded = load_file(parse_yaml("fleet.yaml", raw), kind)
+    if not isinstance(loaded.spec, FleetSpec):
+        raise SecretError(f"{path} is invalid: run `reconciler validate {fleet}`")
+    if loaded.spec.sealing_key is None:
+        raise SecretError(f"{path} has no sealing_key: create one with `reconciler secret keygen`")
+    return loaded.spec.sealing_key

@@ -1,0 +1,175 @@
+"""Changes: two revisions of a fleet in, what changes per device out (the diff a pull request gets).
+
+Where it sits: `reconciler diff --base A --head B` builds both fleets (`validation`), gives each a
+`Renderer`, and calls `diff_revisions`. Incremental by default: a device whose input hash is the
+same on both sides has the same desired state (rendering is a pure function of its inputs), so it
+is neither rendered nor compared; `incremental=False` renders everything (the property tests
+check that both give the same answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from reconciler.core.configs import ParsedConfig
+from reconciler.core.diffs import KeyChange, diff_desired
+from reconciler.core.fleets import Device
+from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    device: str
+    kind: ChangeKind
+    model: str
+    groups: tuple[str, ...]
+    template: str | None
+    attributes: tuple[tuple[str, str, str], ...] = ()  # (attribute, old, new): serial, model, address, ...
+    template_change: tuple[str | None, str | None] | None = None
+    firmware_change: tuple[str | None, str | None] | None = None
+    mode_change: tuple[str, str] | None = None
+    packets_added: tuple[str, ...] = ()
+    packets_removed: tuple[str, ...] = ()
+    packets_updated: tuple[str, ...] = ()
+    config: tuple[KeyChange, ...] = ()
+    errors: tuple[str, ...] = ()  # render failures on the head side (or base side)
+
+    @property
+    def affects_router(self) -> bool:
+        return bool(self.kind is not ChangeKind.CHANGED or self.template_change or self.firmware_change
+                    or self.mode_change or self.packets_added or self.packets_removed or self.packets_updated
+                    or self.config or self.errors)
+
+
+@dataclass(frozen=True)
+class RevisionDiff:
+    base: str
+    head: str
+    changes: tuple[DeviceChange, ...]
+    unchanged: int
+    rendered: int  # devices rendered on either side to produce this diff (for --stats and benchmarks)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def summary(self, by: str) -> dict[str, dict[str, int]]:
+        """Counts of added/removed/changed devices per group, model or template."""
+        table: dict[str, dict[str, int]] = {}
+        for change in self.changes:
+            for key in _keys(change, by):
+                row = table.setdefault(key, {"added": 0, "removed": 0, "changed": 0})
+                row[change.kind.value] += 1
+        return dict(sorted(table.items()))
+
+
+def _keys(change: DeviceChange, by: str) -> tuple[str, ...]:
+    if by == "group":
+        return change.groups or ("(no group)",)
+    if by == "model":
+        return (change.model,)
+    return (change.template or "(no template)",)
+
+
+_ATTRIBUTES = ("serial", "model", "address")
+
+
+def diff_revisions(base: Renderer, head: Renderer, base_name: str, head_name: str,
+                   incremental: bool = True) -> RevisionDiff:
+    """A purely computational function: per-device changes from `base` to `head`."""
+    old, new = base.fleet.devices, head.fleet.devices
+    changes: list[DeviceChange] = []
+    unchanged = rendered = 0
+    for name, device in new.items():
+        before = old.get(name)
+        if before is None:
+            changes.append(_added(device, head.render(device)))
+            rendered += 1
+            continue
+        change, did_render = _changed(before, device, base, head, incremental)
+        rendered += did_render
+        if change is None:
+            unchanged += 1
+        else:
+            changes.append(change)
+    changes.extend(_removed(device) for name, device in old.items() if name not in new)
+    changes.sort(key=lambda c: c.device)
+    return RevisionDiff(base_name, head_name, tuple(changes), unchanged, rendered)
+
+
+def _changed(before: Device, after: Device, base: Renderer, head: Renderer,
+             incremental: bool) -> tuple[DeviceChange | None, int]:
+    attributes = _attributes(before, after)
+    old_hash, new_hash = base.input_hash(before), head.input_hash(after)
+    if incremental and old_hash == new_hash:
+        return (_change(after, ChangeKind.CHANGED, attributes=attributes) if attributes else None), 0
+    old_state, new_state = base.render(before, old_hash), head.render(after, new_hash)
+    change = _compare(after, old_state, new_state, attributes)
+    return change, 2
+
+
+def _compare(device: Device, old: DesiredState | RenderFailure, new: DesiredState | RenderFailure,
+             attributes: tuple[tuple[str, str, str], ...]) -> DeviceChange | None:
+    if isinstance(new, RenderFailure) or isinstance(old, RenderFailure):
+        errors = tuple(f"{side}: {r.problem.message}" for side, r in (("base", old), ("head", new))
+                       if isinstance(r, RenderFailure))
+        if isinstance(old, RenderFailure) and isinstance(new, RenderFailure) and old.problem == new.problem:
+            return None
+        return _change(device, ChangeKind.CHANGED, attributes=attributes, errors=errors)
+    if old.same_outcome(new):
+        return _change(device, ChangeKind.CHANGED, attributes=attributes) if attributes else None
+    return _state_change(device, old, new, attributes)
+
+
+def _state_change(device: Device, old: DesiredState, new: DesiredState,
+                  attributes: tuple[tuple[str, str, str], ...]) -> DeviceChange:
+    old_packets, new_packets = dict(old.packets), dict(new.packets)
+    config = () if old.config_text == new.config_text else diff_desired(old.parsed(), new.parsed())
+    return _change(
+        device, ChangeKind.CHANGED, attributes=attributes,
+        template_change=(old.template, new.template) if old.template != new.template else None,
+        firmware_change=(old.firmware, new.firmware) if old.firmware != new.firmware else None,
+        mode_change=(old.config_mode.value, new.config_mode.value) if old.config_mode != new.config_mode else None,
+        packets_added=tuple(p for p in new_packets if p not in old_packets),
+        packets_removed=tuple(p for p in old_packets if p not in new_packets),
+        packets_updated=tuple(p for p in new_packets if p in old_packets and old_packets[p] != new_packets[p]),
+        config=config,
+    )
+
+
+def _attributes(before: Device, after: Device) -> tuple[tuple[str, str, str], ...]:
+    found = [(a, str(getattr(before, a)), str(getattr(after, a)))
+             for a in _ATTRIBUTES if getattr(before, a) != getattr(after, a)]
+    old_site = before.site.name if before.site else "-"
+    new_site = after.site.name if after.site else "-"
+    if old_site != new_site:
+        found.append(("site", old_site, new_site))
+    if before.groups != after.groups:
+        found.append(("groups", ", ".join(before.groups) or "-", ", ".join(after.groups) or "-"))
+    return tuple(found)
+
+
+def _added(device: Device, rendered: DesiredState | RenderFailure) -> DeviceChange:
+    if isinstance(rendered, RenderFailure):
+        return _change(device, ChangeKind.ADDED, errors=(f"head: {rendered.problem.message}",))
+    config = diff_desired(_EMPTY, rendered.parsed()) if rendered.config_text else ()
+    return _change(device, ChangeKind.ADDED, firmware_change=(None, rendered.firmware) if rendered.firmware else None,
+                   packets_added=tuple(name for name, _ in rendered.packets), config=config)
+
+
+def _removed(device: Device) -> DeviceChange:
+    return _change(device, ChangeKind.REMOVED)
+
+
+def _change(device: Device, kind: ChangeKind, **details: object) -> DeviceChange:
+    return DeviceChange(device.name, kind, device.model, device.groups, device.template, **details)  # type: ignore[arg-type]
+
+
+_EMPTY = ParsedConfig({}, frozenset(), ())

@@ -1,0 +1,191 @@
+"""Field types: does a user field's value have the type its template declares?
+
+Where it sits: `fleets` calls `check_value` for every field of every device after precedence has
+merged fleet, group and device fields, and `check_declaration` for every declared field. Both
+return messages (strings) instead of raising; the caller turns them into positioned problems.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.core.models import FieldSpec, FieldType
+from reconciler.core.secrets import SecretRef
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def check_value(spec: FieldSpec, value: Any) -> str | None:
+    """A purely computational function: None if `value` fits `spec`, else what is wrong."""
+    checker = _CHECKERS[spec.type]
+    problem = checker(spec, value)
+    if problem is None:
+        return None
+    return f"expected {problem}, got {_show(value)}"
+
+
+def check_declaration(spec: FieldSpec) -> list[str]:
+    """What is wrong with a field declaration itself (constraints that do not fit its type)."""
+    problems: list[str] = []
+    if spec.type is FieldType.ENUM and not spec.values:
+        problems.append("an enum field needs `values`")
+    if spec.values is not None and spec.type is not FieldType.ENUM:
+        problems.append("`values` is only for enum fields")
+    if spec.items is not None and spec.type is not FieldType.LIST:
+        problems.append("`items` is only for list fields")
+    if spec.pattern is not None:
+        problems.extend(_pattern_problems(spec))
+    if spec.min is not None and spec.max is not None and spec.min > spec.max:
+        problems.append(f"min ({spec.min}) is greater than max ({spec.max})")
+    if "default" in spec.model_fields_set and spec.default is not None:
+        wrong = check_value(spec, spec.default)
+        if wrong:
+            problems.append(f"default: {wrong}")
+    return problems
+
+
+def _pattern_problems(spec: FieldSpec) -> list[str]:
+    if spec.type is not FieldType.STRING:
+        return ["`pattern` is only for string fields"]
+    try:
+        _compiled(spec.pattern or "")
+    except re.error as exc:
+        return [f"pattern is not a valid regular expression: {exc}"]
+    return []
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, SecretRef):
+        return "a !secret"
+    if isinstance(value, str):
+        return repr(value[:80])
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        return f"a {type(value).__name__}"
+    return repr(value)
+
+
+def _range(spec: FieldSpec, number: float, what: str) -> str | None:
+    if spec.min is not None and number < spec.min:
+        return f"{what} of at least {spec.min}"
+    if spec.max is not None and number > spec.max:
+        return f"{what} of at most {spec.max}"
+    return None
+
+
+def _string(spec: FieldSpec, value: Any) -> str | None:
+    if isinstance(value, SecretRef):
+        return None
+    if not isinstance(value, str):
+        return "a string"
+    if spec.pattern is not None and _compiled(spec.pattern).fullmatch(value) is None:
+        return f"a string matching {spec.pattern}"
+    return None
+
+
+def _int(spec: FieldSpec, value: Any) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "an integer"
+    return _range(spec, value, "an integer")
+
+
+def _float(spec: FieldSpec, value: Any) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "a number"
+    return _range(spec, value, "a number")
+
+
+def _bool(spec: FieldSpec, value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _parses(parse: Callable[[str], object], what: str, need_slash: bool = False) -> Callable[..., str | None]:
+    def check(spec: FieldSpec, value: Any) -> str | None:
+        if not isinstance(value, str) or (need_slash and "/" not in value):
+            return what
+        try:
+            parse(value)
+        except ValueError:
+            return what
+        return None
+
+    return check
+
+
+def _network(value: str) -> object:
+    return ipaddress.IPv4Network(value, strict=True)
+
+
+def _hostname(spec: FieldSpec, value: Any) -> str | None:
+    ok = isinstance(value, str) and _HOSTNAME.fullmatch(value) is not None
+    return None if ok else "a host name (RFC 1123)"
+
+
+def _port(spec: FieldSpec, value: Any) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        return "a port number (1-65535)"
+    return _range(spec, value, "a port")
+
+
+def _enum(spec: FieldSpec, value: Any) -> str | None:
+    values = spec.values or []
+    return None if value in values else "one of " + ", ".join(repr(v) for v in values)
+
+
+def _url(spec: FieldSpec, value: Any) -> str | None:
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https", "ftp", "sftp", "mqtt", "mqtts") and parts.netloc:
+            return None
+    return "a URL (scheme://host/...)"
+
+
+def _secret(spec: FieldSpec, value: Any) -> str | None:
+    return None if isinstance(value, SecretRef) else "a sealed secret (!secret name)"
+
+
+def _list(spec: FieldSpec, value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "a list"
+    if spec.min is not None and len(value) < spec.min:
+        return f"a list of at least {spec.min} items"
+    if spec.max is not None and len(value) > spec.max:
+        return f"a list of at most {spec.max} items"
+    item_spec = FieldSpec(type=spec.items or FieldType.STRING)
+    item_check = _CHECKERS[item_spec.type]
+    for index, item in enumerate(value):
+        wrong = item_check(item_spec, item)
+        if wrong:
+            return f"a list of {item_spec.type.value} (item {index + 1}: {wrong})"
+    return None
+
+
+_CHECKERS: dict[FieldType, Callable[[FieldSpec, Any], str | None]] = {
+    FieldType.STRING: _string,
+    FieldType.INT: _int,
+    FieldType.FLOAT: _float,
+    FieldType.BOOL: _bool,
+    FieldType.IPV4: _parses(ipaddress.IPv4Address, "an IPv4 address"),
+    FieldType.IPV4_NETWORK: _parses(_network, "an IPv4 network such as 192.168.10.0/24", need_slash=True),
+    FieldType.IPV4_INTERFACE: _parses(ipaddress.IPv4Interface, "an IPv4 address/prefix such as 10.0.0.1/24",
+                                      need_slash=True),
+    FieldType.IPV6: _parses(ipaddress.IPv6Address, "an IPv6 address"),
+    FieldType.HOSTNAME: _hostname,
+    FieldType.PORT: _port,
+    FieldType.ENUM: _enum,
+    FieldType.URL: _url,
+    FieldType.SECRET: _secret,
+    FieldType.LIST: _list,
+}

@@ -1,0 +1,345 @@
+"""Fleets: the validated files of one revision in, one resolved `Fleet` (and its problems) out.
+
+Where it sits: after `loading` (one spec per file), before `rendering`. Here groups get their
+members (explicit, by the device's own `groups`, by label selector), precedence merges fleet
+defaults < groups (declared order) < device into each device's template, mode, firmware, packets
+and fields, template defaults are filled in and `!secret` references become `SecretValue`s.
+`checks` then looks for everything that does not fit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from reconciler.core.loading import LoadedFile
+from reconciler.core.models import (
+    ConfigMode,
+    DevicesFile,
+    DeviceSpec,
+    FirmwareFile,
+    FirmwareSpec,
+    FleetSpec,
+    GroupsFile,
+    GroupSpec,
+    PacketsFile,
+    PacketSpec,
+    SecretsFile,
+    Selector,
+    SitesFile,
+    SiteSpec,
+    TemplateSpec,
+)
+from reconciler.core.problems import Origin, Problem
+from reconciler.core.secrets import SecretRef, SecretValue
+
+CONTEXT_NAMES = frozenset({"device", "site", "fleet"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file of the repository as the shell read it: path (relative to the fleet root), git blob id, bytes."""
+
+    path: str
+    blob: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    name: str
+    spec: TemplateSpec
+    path: str  # templates/<name>.j2
+    declaration: str  # templates/<name>.yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    spec: PacketSpec
+    digest: str  # content hash of the declaration and every part file
+    directory: str  # part files are relative to it
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A device with everything precedence decided: what it should run."""
+
+    name: str
+    serial: str
+    model: str
+    address: str
+    site: SiteSpec | None
+    groups: tuple[str, ...]
+    tags: tuple[str, ...]
+    template: str | None
+    config_mode: ConfigMode
+    firmware: str | None
+    packets: tuple[str, ...]
+    fields: Mapping[str, Any]
+    description: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """One revision of a fleet repository, resolved. Built by `build_fleet`; read by everything after."""
+
+    spec: FleetSpec
+    devices: Mapping[str, Device]
+    groups: Mapping[str, GroupSpec]
+    members: Mapping[str, tuple[str, ...]]
+    sites: Mapping[str, SiteSpec]
+    templates: Mapping[str, Template]
+    template_sources: Mapping[str, str]
+    firmware: Mapping[str, FirmwareSpec]
+    packets: Mapping[str, Packet]
+    secrets: Mapping[str, SecretValue]
+
+    def devices_of_group(self, group: str) -> tuple[str, ...]:
+        return self.members.get(group, ())
+
+
+@dataclass
+class Located:
+    """A spec and where it was written, as collected from all files of one kind."""
+
+    spec: Any
+    origin: Origin
+
+
+@dataclass
+class Collected:
+    """Every valid spec of a revision, grouped by kind, with the kinds that had broken files."""
+
+    fleet: Located | None = None
+    sites: list[Located] = field(default_factory=list)
+    groups: list[Located] = field(default_factory=list)
+    devices: list[Located] = field(default_factory=list)
+    templates: dict[str, Located] = field(default_factory=dict)
+    firmware: list[Located] = field(default_factory=list)
+    packets: list[Located] = field(default_factory=list)
+    secrets: list[Located] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)
+
+
+def collect(files: Iterable[LoadedFile]) -> Collected:
+    """Sort the specs of all loaded files by kind, remembering where each one was written."""
+    collected = Collected()
+    for loaded in files:
+        if loaded.spec is None:
+            collected.broken.add(loaded.kind.name)
+            continue
+        _collect_one(collected, loaded)
+    return collected
+
+
+def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
+    spec, path = loaded.spec, loaded.path
+    if isinstance(spec, FleetSpec):
+        collected.fleet = Located(spec, Origin(path))
+    elif isinstance(spec, TemplateSpec):
+        name = path.removeprefix("templates/").rsplit(".", 1)[0]
+        collected.templates[name] = Located(spec, Origin(path))
+    else:
+        key, items = _items_of(spec)
+        target: list[Located] = getattr(collected, key)
+        target.extend(Located(item, Origin(path, (key, index))) for index, item in enumerate(items))
+
+
+def _items_of(spec: Any) -> tuple[str, Sequence[Any]]:
+    if isinstance(spec, DevicesFile):
+        return "devices", spec.devices
+    if isinstance(spec, GroupsFile):
+        return "groups", spec.groups
+    if isinstance(spec, SitesFile):
+        return "sites", spec.sites
+    if isinstance(spec, FirmwareFile):
+        return "firmware", spec.firmware
+    if isinstance(spec, PacketsFile):
+        return "packets", spec.packets
+    assert isinstance(spec, SecretsFile)
+    return "secrets", [(name, sealed) for name, sealed in spec.secrets.items()]
+
+
+# --- membership -------------------------------------------------------------------------------------
+
+
+def selects(selector: Selector, device: DeviceSpec) -> bool:
+    """Whether a label selector matches a device: every given condition holds."""
+    if selector.model is not None and device.model not in selector.model:
+        return False
+    if selector.site is not None and device.site not in selector.site:
+        return False
+    return selector.tags is None or all(tag in device.tags for tag in selector.tags)
+
+
+def memberships(groups: Sequence[GroupSpec], devices: Sequence[DeviceSpec]) -> dict[str, tuple[str, ...]]:
+    """Device name → the groups it belongs to, in declared group order (their precedence)."""
+    known = {group.name for group in groups}
+    members: dict[str, set[str]] = {group.name: set(group.members) for group in groups}
+    for group in groups:
+        if group.selector is not None:
+            members[group.name].update(d.name for d in devices if selects(group.selector, d))
+    for device in devices:
+        for name in device.groups:
+            if name in known:
+                members[name].add(device.name)
+    order = [group.name for group in groups]
+    return {d.name: tuple(g for g in order if d.name in members[g]) for d in devices}
+
+
+def group_members(groups: Sequence[GroupSpec], of_device: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    result: dict[str, list[str]] = {group.name: [] for group in groups}
+    for device, names in of_device.items():
+        for name in names:
+            result[name].append(device)
+    return {name: tuple(devices) for name, devices in result.items()}
+
+
+# --- precedence -------------------------------------------------------------------------------------
+
+# Where a merged value came from: -1 the fleet defaults, 0..n-1 the n-th declared group, DEVICE the device.
+DEFAULTS = -1
+DEVICE = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Layered:
+    """The result of merging precedence layers, remembering which layer set each value."""
+
+    template: str | None
+    config_mode: ConfigMode
+    firmware: str | None
+    packets: tuple[str, ...]
+    fields: dict[str, Any]
+    sources: dict[str, int]  # field name → layer (DEFAULTS, group index, DEVICE)
+
+
+def merge_layers(layers: Sequence[tuple[int, Any]]) -> Layered:
+    """Merge specs that have template/config_mode/firmware/packets/fields, lowest precedence first."""
+    template = firmware = None
+    mode = ConfigMode.MERGE
+    packets: dict[str, None] = {}
+    fields: dict[str, Any] = {}
+    sources: dict[str, int] = {}
+    for source, layer in layers:
+        template = layer.template or template
+        mode = layer.config_mode or mode
+        firmware = layer.firmware or firmware
+        packets.update(dict.fromkeys(layer.packets))
+        fields.update(layer.fields)
+        sources.update(dict.fromkeys(layer.fields, source))
+    return Layered(template, mode, firmware, tuple(packets), fields, sources)
+
+
+class Precedence:
+    """Merges per device; the part from defaults and groups is computed once per set of groups."""
+
+    def __init__(self, fleet: FleetSpec, groups: Sequence[GroupSpec]) -> None:
+        self._defaults = fleet.defaults
+        self._groups = {group.name: (index, group) for index, group in enumerate(groups)}
+        self._cache: dict[tuple[str, ...], Layered] = {}
+
+    def of_groups(self, names: tuple[str, ...]) -> Layered:
+        merged = self._cache.get(names)
+        if merged is None:
+            layers: list[tuple[int, Any]] = [(DEFAULTS, self._defaults)]
+            layers.extend(self._groups[name] for name in names)
+            merged = self._cache[names] = merge_layers(layers)
+        return merged
+
+    def of_device(self, device: DeviceSpec, names: tuple[str, ...]) -> Layered:
+        base = self.of_groups(names)
+        if not (device.fields or device.template or device.config_mode or device.firmware or device.packets):
+            return base
+        fields = {**base.fields, **device.fields}
+        sources = {**base.sources, **dict.fromkeys(device.fields, DEVICE)}
+        packets = tuple(dict.fromkeys((*base.packets, *device.packets)))
+        return Layered(
+            device.template or base.template,
+            device.config_mode or base.config_mode,
+            device.firmware or base.firmware,
+            packets,
+            fields,
+            sources,
+        )
+
+
+def with_template_defaults(fields: dict[str, Any], template: TemplateSpec | None) -> dict[str, Any]:
+    """Declared defaults for the fields precedence left unset."""
+    if template is None:
+        return fields
+    missing = {
+        name: spec.default
+        for name, spec in template.fields.items()
+        if name not in fields and "default" in spec.model_fields_set
+    }
+    return {**fields, **missing} if missing else fields
+
+
+def resolve_secrets(fields: dict[str, Any], secrets: Mapping[str, SecretValue]) -> dict[str, Any]:
+    """Replace each `!secret name` that resolves by its `SecretValue` (unresolved ones are reported by checks)."""
+    if not any(isinstance(v, SecretRef | list) for v in fields.values()):
+        return fields
+    return {name: _resolve(value, secrets) for name, value in fields.items()}
+
+
+def _resolve(value: Any, secrets: Mapping[str, SecretValue]) -> Any:
+    if isinstance(value, SecretRef):
+        return secrets.get(value.name, value)
+    if isinstance(value, list):
+        return [_resolve(item, secrets) for item in value]
+    return value
+
+
+# --- content hashes -----------------------------------------------------------------------------------
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON of plain data (sorted keys; dates ISO; secrets by name and fingerprint)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, SecretValue | SecretRef):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str)
+    raise TypeError(type(value).__name__)
+
+
+def digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def packet_digest(spec: PacketSpec, directory: str, files: Mapping[str, SourceFile]) -> str:
+    """A packet changes when its declaration or any part file changes."""
+    blobs = []
+    for part in spec.parts:
+        path = getattr(part, "file", None)
+        source = files.get(join(directory, path)) if path else None
+        blobs.append(source.blob if source else "-")
+    return digest(canonical_json(spec.model_dump(mode="json")), *blobs)
+
+
+def join(directory: str, path: str) -> str:
+    return f"{directory}/{path}" if directory else path
+
+
+def directory_of(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def problems_sorted(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file, p.line, p.col, p.code))

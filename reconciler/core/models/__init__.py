@@ -1,0 +1,103 @@
+"""The models of every file kind in a fleet repository (format `reconciler/v1`, DESIGN §3).
+
+Where it sits: `loading` looks up a file's kind by its path (`kind_of`) and validates the parsed
+YAML against the kind's model; `schemas` writes one JSON Schema per kind for editors and CI.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from reconciler.core.models.common import ConfigMode, Spec
+from reconciler.core.models.devices import DevicesFile, DeviceSpec
+from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, Sync, Variant
+from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
+from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
+from reconciler.core.models.secrets import SealedSecret, SecretsFile
+from reconciler.core.models.sites import SitesFile, SiteSpec
+from reconciler.core.models.templates import FieldSpec, FieldType, TemplateSpec
+
+
+@dataclass(frozen=True, slots=True)
+class FileKind:
+    """A kind of YAML file: where it lives in the repository and the model it must satisfy."""
+
+    name: str
+    model: type[Spec]
+    patterns: tuple[str, ...]  # `*` stays within one directory, `**/` spans any number of them
+    description: str
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        alternatives = "|".join(_glob_regex(pattern) for pattern in self.patterns)
+        object.__setattr__(self, "_regex", re.compile(f"(?:{alternatives})"))
+
+    def matches(self, path: str) -> bool:
+        return self._regex.fullmatch(path) is not None
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.name}.schema.json"
+
+
+def _glob_regex(pattern: str) -> str:
+    parts = re.split(r"(\*\*/|\*)", pattern)
+    return "".join({"**/": "(?:[^/]+/)*", "*": "[^/]+"}.get(part, re.escape(part)) for part in parts)
+
+
+def _yaml(*stems: str) -> tuple[str, ...]:
+    return tuple(f"{stem}.{ext}" for stem in stems for ext in ("yaml", "yml"))
+
+
+FILE_KINDS: tuple[FileKind, ...] = (
+    FileKind("fleet", FleetSpec, _yaml("fleet"), "fleet.yaml: identity, variant, defaults, sync"),
+    FileKind("sites", SitesFile, _yaml("sites"), "sites.yaml: locations and time zones"),
+    FileKind("groups", GroupsFile, _yaml("groups"), "groups.yaml: device groups, selectors, group fields"),
+    FileKind("devices", DevicesFile, _yaml("devices/**/*"), "devices/*.yaml: the routers"),
+    FileKind("template", TemplateSpec, _yaml("templates/*"), "templates/<name>.yaml: a template's fields"),
+    FileKind("firmware", FirmwareFile, _yaml("resources/firmware"), "resources/firmware.yaml: catalogue"),
+    FileKind("packets", PacketsFile, _yaml("resources/packets", "resources/packets/*"),
+             "resources/packets/*.yaml: update packets and their parts"),
+    FileKind("secrets", SecretsFile, _yaml("secrets/**/*"), "secrets/*.yaml: sealed values"),
+)
+
+
+def kind_of(path: str) -> FileKind | None:
+    """The kind of the file at `path` (relative to the fleet root), or None if it is not a known kind."""
+    for kind in FILE_KINDS:
+        if kind.matches(path):
+            return kind
+    return None
+
+
+__all__ = [
+    "FILE_KINDS",
+    "FORMAT",
+    "Approval",
+    "ConfigMode",
+    "Defaults",
+    "DeviceSpec",
+    "DevicesFile",
+    "FieldSpec",
+    "FieldType",
+    "FileKind",
+    "FirmwareFile",
+    "FirmwareSpec",
+    "FleetSpec",
+    "GroupSpec",
+    "GroupsFile",
+    "PacketPart",
+    "PacketSpec",
+    "PacketsFile",
+    "SealedSecret",
+    "SecretsFile",
+    "Selector",
+    "SiteSpec",
+    "SitesFile",
+    "Spec",
+    "Sync",
+    "TemplateSpec",
+    "Variant",
+    "kind_of",
+]

@@ -1,0 +1,88 @@
+"""Observed state: what the routers report, as a snapshot (format `reconciler/observed-v1`).
+
+Where it sits: `reconciler plan --observed FILE` reads a snapshot written by hand, by a script or
+(later) by `reconciler observe`; the shell hands its bytes to `parse_snapshot`, and `plans`
+compares each `ObservedDevice` with the device's `DesiredState`. Devices are matched by serial
+number: a router keeps its serial when the repository renames it.
+
+```json
+{"format": "reconciler/observed-v1",
+ "taken_at": "2026-11-21T09:30:00Z",
+ "devices": [{"serial": "24130001", "name": "ber-plant-r01", "model": "MRX5 LTE", "firmware": "10.4",
+              "online": true, "last_seen": "2026-11-21T09:29:58Z",
+              "packets": {"vpn-ca-2026": "<content digest>"},
+              "config": {"administration.hostnames.hostname": "ber-plant-r01", "...": "..."}}]}
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.core.fleets import canonical_json, digest
+
+FORMAT = "reconciler/observed-v1"
+
+
+class ObservedDevice(BaseModel):
+    """One router as last seen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    serial: Annotated[str, Field(min_length=1)]
+    name: str | None = Field(default=None, description="the name the observer knew it by (informational)")
+    model: str | None = None
+    firmware: str | None = None
+    online: bool = True
+    last_seen: dt.datetime | None = None
+    packets: dict[str, str] = Field(default={}, description="installed update packets: name → content digest")
+    config: dict[str, str] = Field(default={}, description="the running configuration: key → value")
+    metrics: dict[str, float] = Field(default={}, description="link metrics, e.g. delay_ms, jitter_ms, loss_percent")
+
+    def state_hash(self) -> str:
+        """What a saved plan records to notice that the router changed since (not online/last_seen)."""
+        return digest(self.model or "-", self.firmware or "-", canonical_json(self.packets),
+                      canonical_json(self.config))
+
+
+class ObservedSnapshot(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["reconciler/observed-v1"]
+    taken_at: dt.datetime
+    devices: list[ObservedDevice]
+
+    def by_serial(self) -> dict[str, ObservedDevice]:
+        return {device.serial: device for device in self.devices}
+
+
+class SnapshotProblem(ValueError):
+    """A snapshot that cannot be used; the message says where (JSON path) and what."""
+
+
+def parse_snapshot(raw: bytes) -> ObservedSnapshot:
+    """A purely computational function: JSON bytes in, a validated snapshot out (or SnapshotProblem)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise SnapshotProblem(f"not valid JSON: {exc}") from None
+    try:
+        snapshot = ObservedSnapshot.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]) or "(top)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise SnapshotProblem(f"{where}: {first['msg']}{more}") from None
+    serials = [device.serial for device in snapshot.devices]
+    if len(set(serials)) != len(serials):
+        duplicate = next(s for s in serials if serials.count(s) > 1)
+        raise SnapshotProblem(f"serial {duplicate!r} appears twice")
+    return snapshot
+
+
+def snapshot_json(snapshot: ObservedSnapshot) -> bytes:
+    return orjson.dumps(snapshot.model_dump(mode="json"), option=orjson.OPT_INDENT_2)

@@ -1,0 +1,221 @@
+"""Plans: desired states and an observed snapshot in, per-device actions in dependency order out.
+
+Where it sits: after `rendering` and `observed`; `reconciler plan` prints a `Plan`, `--out` saves
+it (`plan_to_data`), and the apply step (a later layer) reads it back (`plan_from_data`) and
+applies exactly that, skipping devices whose observed state hash changed since.
+
+Order of actions on one device (DESIGN §4): firmware, then update packets, then configuration,
+because a packet may need the new firmware and configuration keys may need the packet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.core.diffs import KeyChange, Volatile, diff_against_observed, summarize
+from reconciler.core.fleets import Device, Fleet
+from reconciler.core.observed import ObservedDevice, ObservedSnapshot
+from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
+from reconciler.core.secrets import redact_value
+
+FORMAT = "reconciler/plan-v1"
+
+
+class ActionKind(StrEnum):
+    FIRMWARE = "firmware"
+    PACKET = "packet"
+    CONFIGURATION = "configuration"
+
+
+ACTION_ORDER = {ActionKind.FIRMWARE: 0, ActionKind.PACKET: 1, ActionKind.CONFIGURATION: 2}
+
+
+class Status(StrEnum):
+    IN_SYNC = "in-sync"  # nothing to do
+    CHANGES = "changes"  # actions to apply
+    OFFLINE = "offline"  # last seen offline: actions wait until it is back
+    UNOBSERVED = "unobserved"  # no observed state for its serial
+    BLOCKED = "blocked"  # the router is not what the repository says (model)
+    INVALID = "invalid"  # its desired state cannot be rendered
+    UNMANAGED = "unmanaged"  # a router the repository does not know
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    summary: str  # "firmware 10.4 -> 10.6"
+    reason: str
+    target: str | None = None  # firmware version, packet name@digest
+    changes: tuple[KeyChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePlan:
+    device: str
+    serial: str
+    model: str | None
+    status: Status
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+    observed_hash: str | None = None
+    desired_hash: str | None = None
+    groups: tuple[str, ...] = ()
+    site: str | None = None
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    fleet: str
+    revision: str | None
+    created_at: dt.datetime
+    observed_at: dt.datetime | None
+    devices: tuple[DevicePlan, ...]
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> tuple[DevicePlan, ...]:
+        return tuple(d for d in self.devices if d.actions)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(d.actions for d in self.devices)
+
+
+def plan_fleet(
+    fleet: Fleet,
+    renderer: Renderer,
+    snapshot: ObservedSnapshot,
+    revision: str | None,
+    now: dt.datetime,
+) -> Plan:
+    """A purely computational function: what to do to each router to reach the repository's state."""
+    observed = snapshot.by_serial()
+    volatile = Volatile(fleet.spec.volatile_keys)
+    plans = [plan_device(device, renderer.render(device), observed.get(device.serial), volatile)
+             for device in fleet.devices.values()]
+    known = {device.serial for device in fleet.devices.values()}
+    plans.extend(_unmanaged(o) for serial, o in observed.items() if serial not in known)
+    plans.sort(key=lambda p: (p.status is Status.UNMANAGED, p.device))
+    counts: dict[str, int] = {}
+    for item in plans:
+        counts[item.status.value] = counts.get(item.status.value, 0) + 1
+    return Plan(fleet.spec.name, revision, now, snapshot.taken_at, tuple(plans), counts)
+
+
+def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed: ObservedDevice | None,
+                volatile: Volatile) -> DevicePlan:
+    """The plan of one device (pure)."""
+    base = DevicePlan(device.name, device.serial, device.model, Status.IN_SYNC, groups=device.groups,
+                      site=device.site.name if device.site else None, template=device.template,
+                      desired_hash=rendered.input_hash)
+    if isinstance(rendered, RenderFailure):
+        return _with(base, Status.INVALID, notes=(rendered.problem.message,))
+    if observed is None:
+        return _with(base, Status.UNOBSERVED, notes=(f"no observed state for serial {device.serial}",))
+    observed_hash = observed.state_hash()
+    if observed.model is not None and observed.model != device.model:
+        note = f"the router reports model {observed.model!r}; the repository says {device.model!r}"
+        return _with(base, Status.BLOCKED, notes=(note,), observed_hash=observed_hash)
+    actions = _actions(rendered, observed, volatile)
+    if not observed.online:
+        seen = observed.last_seen.isoformat() if observed.last_seen else "never"
+        return _with(base, Status.OFFLINE, actions, (f"offline (last seen {seen})",), observed_hash)
+    return _with(base, Status.CHANGES if actions else Status.IN_SYNC, actions, (), observed_hash)
+
+
+def _with(base: DevicePlan, status: Status, actions: tuple[Action, ...] = (), notes: tuple[str, ...] = (),
+          observed_hash: str | None = None) -> DevicePlan:
+    return DevicePlan(base.device, base.serial, base.model, status, actions, notes, observed_hash,
+                      base.desired_hash, base.groups, base.site, base.template)
+
+
+def _actions(desired: DesiredState, observed: ObservedDevice, volatile: Volatile) -> tuple[Action, ...]:
+    actions: list[Action] = []
+    if desired.firmware is not None and observed.firmware != desired.firmware:
+        current = observed.firmware or "unknown"
+        actions.append(Action(ActionKind.FIRMWARE, f"firmware {current} -> {desired.firmware}",
+                              f"the router runs {current}; the repository wants {desired.firmware}",
+                              desired.firmware))
+    for name, digest in desired.packets:
+        installed = observed.packets.get(name)
+        if installed != digest:
+            verb = "update" if installed else "install"
+            reason = "its content changed" if installed else "not installed on the router"
+            actions.append(Action(ActionKind.PACKET, f"packet {name}: {verb}", reason, f"{name}@{digest}"))
+    if desired.config_text is not None:
+        changes = diff_against_observed(desired.parsed(), observed.config, desired.config_mode, volatile)
+        if changes:
+            actions.append(Action(ActionKind.CONFIGURATION, summarize(changes),
+                                  f"{desired.config_mode.value} mode, template {desired.template}",
+                                  None, changes))
+    return tuple(sorted(actions, key=lambda a: ACTION_ORDER[a.kind]))
+
+
+def _unmanaged(observed: ObservedDevice) -> DevicePlan:
+    return DevicePlan(observed.name or observed.serial, observed.serial, observed.model, Status.UNMANAGED,
+                      notes=("a router the repository does not know (by serial); left alone",),
+                      observed_hash=observed.state_hash())
+
+
+# --- the saved form (`plan --out plan.json`) --------------------------------------------------------------
+
+
+def plan_to_data(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data; every value redacted (apply re-renders from the revision)."""
+    return {
+        "format": FORMAT,
+        "fleet": plan.fleet,
+        "revision": plan.revision,
+        "created_at": plan.created_at.isoformat(),
+        "observed_at": plan.observed_at.isoformat() if plan.observed_at else None,
+        "counts": dict(plan.counts),
+        "devices": [_device_data(d) for d in plan.devices],
+    }
+
+
+def _device_data(plan: DevicePlan) -> dict[str, Any]:
+    return {
+        "device": plan.device, "serial": plan.serial, "model": plan.model, "status": plan.status.value,
+        "groups": list(plan.groups), "site": plan.site, "template": plan.template,
+        "observed_hash": plan.observed_hash, "desired_hash": plan.desired_hash, "notes": list(plan.notes),
+        "actions": [_action_data(a) for a in plan.actions],
+    }
+
+
+def _action_data(action: Action) -> dict[str, Any]:
+    return {
+        "kind": action.kind.value, "summary": action.summary, "reason": action.reason, "target": action.target,
+        "changes": [
+            {"key": c.key, "old": redact_value(c.key, c.old), "new": redact_value(c.key, c.new)}
+            for c in action.changes
+        ],
+    }
+
+
+def plan_from_data(data: Mapping[str, Any]) -> Plan:
+    """Read a saved plan back (values stay redacted)."""
+    if data.get("format") != FORMAT:
+        raise ValueError(f"not a saved plan (format {data.get('format')!r}, expected {FORMAT})")
+    devices = tuple(
+        DevicePlan(
+            d["device"], d["serial"], d.get("model"), Status(d["status"]),
+            tuple(_action_from(a) for a in d.get("actions", [])), tuple(d.get("notes", [])),
+            d.get("observed_hash"), d.get("desired_hash"), tuple(d.get("groups", [])), d.get("site"),
+            d.get("template"),
+        )
+        for d in data["devices"]
+    )
+    observed_at = data.get("observed_at")
+    return Plan(data["fleet"], data.get("revision"), dt.datetime.fromisoformat(data["created_at"]),
+                dt.datetime.fromisoformat(observed_at) if observed_at else None, devices,
+                dict(data.get("counts", {})))
+
+
+def _action_from(data: Mapping[str, Any]) -> Action:
+    changes = tuple(KeyChange(c["key"], c.get("old"), c.get("new")) for c in data.get("changes", []))
+    return Action(ActionKind(data["kind"]), data["summary"], data.get("reason", ""), data.get("target"), changes)

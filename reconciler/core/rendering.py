@@ -1,0 +1,158 @@
+"""Rendering: a resolved device in, its desired state out (configuration text, firmware, packets).
+
+Where it sits: after `validation.build_fleet`; `diffs`, `plans` and `changes` consume the
+`DesiredState`s. A device's desired state is a pure function of its inputs: the template and
+everything it imports, the template context (merged fields, device, site, fleet), firmware,
+packets and mode. `Renderer.input_hash` hashes exactly those, so callers can skip rendering when
+the hash has not changed (a pull request that touches one device re-renders one device), and
+`Renderer.render` memoizes by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core import configs
+from reconciler.core.fleets import Device, Fleet, canonical_json, digest
+from reconciler.core.models import ConfigMode
+from reconciler.core.problems import Origin, Problem, error
+from reconciler.core.sandbox import TemplateProblem, TemplateSet
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What one router should run. `config_text` carries secret markers, never secret values."""
+
+    device: str
+    serial: str
+    model: str
+    template: str | None
+    config_mode: ConfigMode
+    config_text: str | None  # None: the configuration is not managed (no template)
+    firmware: str | None
+    packets: tuple[tuple[str, str], ...]  # (name, content digest), in order
+    input_hash: str
+
+    def parsed(self) -> configs.ParsedConfig:
+        return configs.parse_config(self.config_text or "")
+
+    def same_outcome(self, other: DesiredState) -> bool:
+        """Whether two desired states ask the router for the same thing."""
+        if (self.firmware, self.packets, self.config_mode) != (other.firmware, other.packets, other.config_mode):
+            return False
+        if self.config_text == other.config_text:
+            return True
+        if self.config_text is None or other.config_text is None:
+            return False
+        mine, theirs = self.parsed(), other.parsed()
+        return mine.values == theirs.values and mine.owned_lists == theirs.owned_lists
+
+
+@dataclass(frozen=True, slots=True)
+class RenderFailure:
+    """A device whose template does not render (or renders invalid configuration)."""
+
+    device: str
+    input_hash: str
+    problem: Problem
+
+
+Rendered = DesiredState | RenderFailure
+
+
+class Renderer:
+    """Renders the devices of one fleet revision, memoized by input hash (pure: no I/O)."""
+
+    def __init__(self, fleet: Fleet, templates: TemplateSet) -> None:
+        self.fleet = fleet
+        self.templates = templates
+        self._closures: dict[str, str] = {}
+        self._memo: dict[str, Rendered] = {}
+        self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
+                               "timezone": fleet.spec.timezone}
+
+    def context(self, device: Device) -> dict[str, Any]:
+        """What the template sees (documented in docs/fleet-repository.md)."""
+        site = device.site.model_dump(mode="python") if device.site is not None else None
+        device_context = {
+            "name": device.name, "serial": device.serial, "model": device.model, "address": device.address,
+            "site": device.site.name if device.site else None, "groups": list(device.groups),
+            "tags": list(device.tags), "description": device.description,
+        }
+        return {**device.fields, "device": device_context, "site": site, "fleet": self._fleet_context}
+
+    def input_hash(self, device: Device) -> str:
+        template = self._closure_hash(device.template) if device.template else "-"
+        packets = "|".join(f"{name}@{self._packet_digest(name)}" for name in device.packets)
+        return digest(template, canonical_json(self.context(device)), device.firmware or "-", packets,
+                      device.config_mode.value)
+
+    def render(self, device: Device, input_hash: str | None = None) -> Rendered:
+        key = input_hash or self.input_hash(device)
+        done = self._memo.get(key)
+        if done is None:
+            done = self._memo[key] = self._render(device, key)
+        return done
+
+    def render_all(self) -> dict[str, Rendered]:
+        return {name: self.render(device) for name, device in self.fleet.devices.items()}
+
+    def forget(self) -> None:
+        """Drop memoized results (a long-lived daemon calls this when a revision is superseded)."""
+        self._memo.clear()
+
+    def _render(self, device: Device, key: str) -> Rendered:
+        text = None
+        if device.template is not None:
+            template = self.fleet.templates.get(device.template)
+            if template is None:
+                return RenderFailure(device.name, key, error("render-error", f"device {device.name!r}: unknown "
+                                                             f"template {device.template!r}", device.origin,
+                                                             device.name))
+            try:
+                text = self.templates.render(template.path.removeprefix("templates/"), self.context(device))
+            except TemplateProblem as problem:
+                return RenderFailure(device.name, key, _problem(problem, device))
+            syntax = configs.parse_config(text).errors
+            if syntax:
+                return RenderFailure(device.name, key, _config_problem(syntax, template.path, device))
+        packets = tuple((name, self._packet_digest(name)) for name in device.packets)
+        return DesiredState(device.name, device.serial, device.model, device.template, device.config_mode, text,
+                            device.firmware, packets, key)
+
+    def _closure_hash(self, template: str) -> str:
+        known = self._closures.get(template)
+        if known is None:
+            found = self.fleet.templates.get(template)
+            if found is None:
+                return "missing:" + template
+            name = found.path.removeprefix("templates/")
+            sources = self.fleet.template_sources
+            closure = sorted(self.templates.closure(name))
+            known = self._closures[template] = digest(*(f"{n}\x00{sources.get(n, '')}" for n in closure))
+        return known
+
+    def _packet_digest(self, name: str) -> str:
+        packet = self.fleet.packets.get(name)
+        return packet.digest if packet is not None else "missing"
+
+
+def _problem(problem: TemplateProblem, device: Device) -> Problem:
+    path = problem.template if problem.template.startswith("icom/") else f"templates/{problem.template}"
+    code = "render-budget" if problem.kind == "budget" else "render-error"
+    return error(code, f"device {device.name!r}: {problem.message}", Origin(path, line=problem.line, col=1),
+                 device.name)
+
+
+def _config_problem(errors: tuple[configs.ConfigError, ...], path: str, device: Device) -> Problem:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    message = (f"device {device.name!r}: rendered configuration line {first.line}: {first.message}{more}")
+    return error("config-syntax", message, Origin(path, line=1, col=1), device.name)
+
+
+def render_problems(rendered: Mapping[str, Rendered]) -> list[Problem]:
+    """The problems of every device that failed to render."""
+    return [r.problem for r in rendered.values() if isinstance(r, RenderFailure)]

@@ -1,0 +1,109 @@
+"""Secret references, the markers that stand for them in rendered text, and redaction.
+
+Where it sits: `documents` turns a YAML `!secret name` into a `SecretRef`; `fleets` resolves each
+reference against `secrets/*.yaml` into a `SecretValue` (name + fingerprint of the sealed value,
+never the plaintext, which the core never sees); `rendering` writes a `SecretValue` into a
+configuration as a marker; every output path (`redact`) turns markers into `***`. The shell
+substitutes the decrypted value for the marker only at the moment it talks to a router.
+
+The fingerprint is a hash of the sealed (encrypted) value, so it changes when the secret is
+re-sealed with a new value; that is how a revision diff notices a changed secret without the core
+ever knowing the secret itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+REDACTED = "***"
+
+SECRET_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+_MARKER = re.compile(r"⟦secret:(" + SECRET_NAME_PATTERN + r")@([0-9a-f]{12})⟧")
+_MARKER_START = "⟦secret:"
+
+# Key names whose values are redacted even when they do not come from a `!secret` (defence in
+# depth for values a router reports back, e.g. hashed passwords in an observed configuration).
+_SENSITIVE_KEY = re.compile(r"(password|passwd|secret|psk|private_key|pre_shared|token|passphrase)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A `!secret name` found in a YAML document: a reference, not yet resolved."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"!secret {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretValue:
+    """A resolved secret as the core knows it: its name and the fingerprint of its sealed value."""
+
+    name: str
+    fingerprint: str
+
+    def __str__(self) -> str:
+        return marker(self.name, self.fingerprint)
+
+    @classmethod
+    def from_sealed(cls, name: str, sealed: str) -> SecretValue:
+        """A purely computational constructor: fingerprints the sealed text of the secret."""
+        return cls(name, hashlib.sha256(sealed.encode()).hexdigest()[:12])
+
+
+def marker(name: str, fingerprint: str) -> str:
+    """The text that stands for a secret in rendered configuration."""
+    return f"⟦secret:{name}@{fingerprint}⟧"
+
+
+def contains_secret(text: str) -> bool:
+    """Whether a rendered value carries a secret marker (cheap check first)."""
+    return _MARKER_START in text and _MARKER.search(text) is not None
+
+
+def secret_names(text: str) -> list[str]:
+    """The names of the secrets whose markers occur in `text`, in order."""
+    return [m.group(1) for m in _MARKER.finditer(text)]
+
+
+def substitute(text: str, plaintexts: dict[str, str]) -> str:
+    """Replace markers by plaintext values (used by the shell right before talking to a router)."""
+    return _MARKER.sub(lambda m: plaintexts[m.group(1)], text)
+
+
+def redact(text: str) -> str:
+    """Replace every secret marker in `text` by `***`."""
+    if _MARKER_START not in text:
+        return text
+    return _MARKER.sub(REDACTED, text)
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether a configuration key names a credential (its values are always shown as `***`)."""
+    return _SENSITIVE_KEY.search(key) is not None
+
+
+def redact_value(key: str, value: str | None) -> str | None:
+    """A configuration value as it may appear in output: markers and credential keys redacted."""
+    if value is None:
+        return None
+    if is_sensitive_key(key) and value not in ("", "---"):
+        return REDACTED
+    return redact(value)
+
+
+def redact_data(value: Any) -> Any:
+    """Redact secrets anywhere inside plain data (dicts, lists, strings, secret objects)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, SecretRef | SecretValue):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value

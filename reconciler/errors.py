@@ -1,0 +1,62 @@
+"""The errors `reconciler` raises, one tree, each with the exit code the CLI maps it to.
+
+    ReconcilerError                 anything the user should see as a message, not a traceback
+    ├── UsageError                  bad arguments or options                          (exit 2)
+    ├── SourceError                 the fleet repository cannot be read               (exit 1)
+    │   ├── NotAFleetRepository     no fleet.yaml at the path / revision              (exit 2)
+    │   └── RevisionNotFound        a --rev/--base/--head git does not know           (exit 1)
+    ├── InvalidFleet                validation found errors (carries the problems)    (exit 1)
+    ├── UnknownDevice               `render` of a device the fleet does not have      (exit 1)
+    ├── SnapshotError               an observed-state snapshot cannot be used         (exit 1)
+    └── SecretError                 a secret cannot be sealed or unsealed             (exit 1)
+
+Per-device outcomes (a device that fails to render, a router that is offline) are values, not
+exceptions: they live in results and plans. Lower-level exceptions (git, OS, JSON) are translated
+where they enter, `raise SourceError(...) from exc`, so a message always says what and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.core.problems import Problem
+
+
+class ReconcilerError(Exception):
+    exit_code = 1
+
+
+class UsageError(ReconcilerError):
+    exit_code = 2
+
+
+class SourceError(ReconcilerError):
+    pass
+
+
+class NotAFleetRepository(SourceError):
+    exit_code = 2
+
+
+class RevisionNotFound(SourceError):
+    pass
+
+
+class InvalidFleet(ReconcilerError):
+    def __init__(self, message: str, problems: Sequence[Problem]) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+class UnknownDevice(ReconcilerError):
+    pass
+
+
+class SnapshotError(ReconcilerError):
+    pass
+
+
+class SecretError(ReconcilerError):
+    pass

@@ -1,0 +1,5 @@
+"""The imperative shell: everything that touches the outside world (git, files, routers, the store).
+
+The shell reads inputs, hands them to the pure core (`reconciler.core`) and carries out what the
+core decides. Each kind of I/O has one way in: `sources` for fleet repositories.
+"""

@@ -1,0 +1,210 @@
+"""Sources: the files of a fleet repository at a git revision or in the working tree.
+
+Where it sits: the one way in for fleet repositories. `read_revision(path, rev)` returns every
+file under the fleet root (which may be a subdirectory of a git work tree) with its git blob id;
+with a revision, the files come straight from git objects (`git ls-tree` + one `git cat-file
+--batch`), without a checkout. The blob ids let the loader parse each distinct file once
+(`caching`). git is driven through GitPython's command wrapper; git's errors become
+`SourceError`s here, where they enter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from reconciler.core.documents import MAX_FILE_BYTES
+from reconciler.core.fleets import SourceFile
+from reconciler.errors import NotAFleetRepository, RevisionNotFound, SourceError
+
+WORKING_TREE = "working tree"
+_FLEET_FILES = ("fleet.yaml", "fleet.yml")
+
+
+@dataclass(frozen=True)
+class RevisionFiles:
+    """Every file of a fleet repository at one revision, keyed by path relative to the fleet root."""
+
+    root: Path
+    revision: str | None  # a commit id, or None for the working tree
+    label: str  # what to call it in output: "working tree" or "<short id> (<rev>)"
+    files: dict[str, SourceFile]
+    oversized: dict[str, int]  # files not read because they exceed MAX_FILE_BYTES: path → size
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob (so working-tree files share cache entries with commits)."""
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def read_revision(path: Path, rev: str | None) -> RevisionFiles:
+    """The fleet repository at `path`: at `rev` (from git objects) or, if None, as in the working tree."""
+    root = path.resolve()
+    revision = _read_working_tree(root) if rev is None else _read_git(root, rev)
+    if not any(name in revision.files for name in _FLEET_FILES):
+        where = f"{path} at {revision.label}" if rev else str(path)
+        raise NotAFleetRepository(f"{where} is not a fleet repository: no fleet.yaml")
+    return revision
+
+
+def _repo(root: Path) -> git.Repo | None:
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def _prefix(repo: git.Repo, root: Path) -> str:
+    top = Path(repo.working_tree_dir or ".").resolve()
+    try:
+        relative = root.relative_to(top).as_posix()
+    except ValueError:
+        raise SourceError(f"{root} is outside the git work tree {top}") from None
+    return "" if relative == "." else relative + "/"
+
+
+# --- working tree -------------------------------------------------------------------------------------
+
+
+def _read_working_tree(root: Path) -> RevisionFiles:
+    if not root.is_dir():
+        raise NotAFleetRepository(f"{root} is not a directory")
+    repo = _repo(root)
+    paths = _listed_by_git(repo, root) if repo is not None else None
+    if paths is None:
+        paths = list(_walk(root))
+    files: dict[str, SourceFile] = {}
+    oversized: dict[str, int] = {}
+    for relative in paths:
+        _read_file(root, relative, files, oversized)
+    return RevisionFiles(root, None, WORKING_TREE, files, oversized)
+
+
+def _listed_by_git(repo: git.Repo, root: Path) -> list[str] | None:
+    """Tracked and untracked-but-not-ignored files under root (what a commit of the tree would hold)."""
+    try:
+        output = repo.git.ls_files("-z", "--cached", "--others", "--exclude-standard", "--", str(root))
+    except git.GitCommandError:
+        return None
+    prefix = _prefix(repo, root)
+    listed = []
+    for entry in output.split("\0"):
+        if entry and entry.startswith(prefix):
+            relative = entry[len(prefix):]
+            if not _hidden(relative) and (root / relative).is_file():
+                listed.append(relative)
+    return sorted(set(listed))
+
+
+def _walk(root: Path) -> Iterator[str]:
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not _hidden(relative):
+            yield relative
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(".") for part in relative.split("/"))
+
+
+def _read_file(root: Path, relative: str, files: dict[str, SourceFile], oversized: dict[str, int]) -> None:
+    path = root / relative
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            oversized[relative] = size
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+    files[relative] = SourceFile(relative, blob_id(data), data)
+
+
+# --- git objects -----------------------------------------------------------------------------------------
+
+
+def _read_git(root: Path, rev: str) -> RevisionFiles:
+    repo = _repo(root)
+    if repo is None:
+        raise SourceError(f"{root} is not inside a git repository, so --rev {rev} cannot be read")
+    commit = _resolve(repo, rev)
+    prefix = _prefix(repo, root)
+    entries = _ls_tree(repo, commit, prefix)
+    wanted = {blob: path for path, (blob, size) in entries.items() if size <= MAX_FILE_BYTES}
+    contents = _cat_blobs(repo, sorted(set(wanted)))
+    files = {
+        path: SourceFile(path, blob, contents[blob])
+        for path, (blob, size) in entries.items()
+        if size <= MAX_FILE_BYTES
+    }
+    oversized = {path: size for path, (blob, size) in entries.items() if size > MAX_FILE_BYTES}
+    return RevisionFiles(root, commit, f"{commit[:10]} ({rev})", files, oversized)
+
+
+def _resolve(repo: git.Repo, rev: str) -> str:
+    try:
+        return repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}").strip()
+    except git.GitCommandError:
+        raise RevisionNotFound(f"unknown revision {rev!r} in {repo.working_tree_dir}") from None
+
+
+def _ls_tree(repo: git.Repo, commit: str, prefix: str) -> dict[str, tuple[str, int]]:
+    """path (relative to the fleet root) → (blob id, size) for every regular file under the prefix."""
+    args = ["-r", "-l", "-z", "--full-tree", commit]
+    if prefix:
+        args += ["--", prefix]
+    output = repo.git.ls_tree(*args)
+    entries: dict[str, tuple[str, int]] = {}
+    for record in output.split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, kind, blob, size = meta.split()
+        relative = path[len(prefix):]
+        if kind == "blob" and mode in ("100644", "100755") and not _hidden(relative):
+            entries[relative] = (blob, int(size))
+    return entries
+
+
+def _cat_blobs(repo: git.Repo, blobs: list[str]) -> dict[str, bytes]:
+    """The content of many blobs through one `git cat-file --batch` process."""
+    if not blobs:
+        return {}
+    process = subprocess.Popen(  # noqa: S603 - fixed argv, the git executable GitPython uses
+        [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "cat-file", "--batch"],
+        cwd=repo.working_tree_dir or repo.git_dir,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    writer = threading.Thread(target=_write_ids, args=(process.stdin, blobs), daemon=True)
+    writer.start()
+    contents: dict[str, bytes] = {}
+    try:
+        for _ in blobs:
+            header = process.stdout.readline().split()
+            if len(header) != 3:
+                raise SourceError(f"git cat-file: unexpected answer {b' '.join(header)!r}")
+            size = int(header[2])
+            contents[header[0].decode()] = process.stdout.read(size)
+            process.stdout.read(1)  # the newline after each object
+    finally:
+        writer.join()
+        process.stdout.close()
+        process.wait()
+    return contents
+
+
+def _write_ids(stream: object, blobs: list[str]) -> None:
+    assert hasattr(stream, "write") and hasattr(stream, "close")
+    try:
+        stream.write("".join(f"{blob}\n" for blob in blobs).encode())
+    finally:
+        stream.close()
