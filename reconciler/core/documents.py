@@ -261,6 +261,7 @@ class _Builder:
         elif isinstance(node, SequenceNode):
             value = [self.build(child) for child in node.value]
         else:
+            assert isinstance(node, MappingNode)
             value = self._mapping(node)
         self._built[key] = value
         return value

@@ -26,6 +26,7 @@ from reconciler.core.models import (
     FleetSpec,
     GroupsFile,
     GroupSpec,
+    PacketPart,
     PacketsFile,
     PacketSpec,
     SecretsFile,
@@ -34,6 +35,7 @@ from reconciler.core.models import (
     SiteSpec,
     TemplateSpec,
 )
+from reconciler.core.models.resources import FirmwarePart
 from reconciler.core.problems import Origin, Problem
 from reconciler.core.secrets import SecretRef, SecretValue
 
@@ -323,12 +325,22 @@ def digest(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+def part_file(part: PacketPart) -> str | None:
+    """The file a packet part ships (relative to its packet's directory), if it has one."""
+    return None if isinstance(part, FirmwarePart) else part.file
+
+
+def packet_files(spec: PacketSpec, directory: str) -> list[str]:
+    """Paths (relative to the fleet root) of every file the packet's parts ship."""
+    return [join(directory, file) for part in spec.parts if (file := part_file(part)) is not None]
+
+
 def packet_digest(spec: PacketSpec, directory: str, files: Mapping[str, SourceFile]) -> str:
     """A packet changes when its declaration or any part file changes."""
     blobs = []
     for part in spec.parts:
-        path = getattr(part, "file", None)
-        source = files.get(join(directory, path)) if path else None
+        file = part_file(part)
+        source = files.get(join(directory, file)) if file else None
         blobs.append(source.blob if source else "-")
     return digest(canonical_json(spec.model_dump(mode="json")), *blobs)
 

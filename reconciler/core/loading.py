@@ -171,7 +171,7 @@ def _describe(value: Any) -> str:
     return _CONTAINER_WORDS.get(type(value), type(value).__name__)
 
 
-_CONTAINER_WORDS = {list: "a list", dict: "a mapping"}
+_CONTAINER_WORDS: dict[type, str] = {list: "a list", dict: "a mapping"}
 
 
 def _quote_hint(kind: str, value: Any) -> str:

@@ -150,7 +150,7 @@ def _actions(desired: DesiredState, observed: ObservedDevice, volatile: Volatile
     if desired.config_text is not None:
         changes = diff_against_observed(desired.parsed(), observed.config, desired.config_mode, volatile)
         if changes:
-            actions.append(Action(ActionKind.CONFIGURATION, summarize(changes),
+            actions.append(Action(ActionKind.CONFIGURATION, f"configuration: {summarize(changes)}",
                                   f"{desired.config_mode.value} mode, template {desired.template}",
                                   None, changes))
     return tuple(sorted(actions, key=lambda a: ACTION_ORDER[a.kind]))

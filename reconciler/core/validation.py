@@ -40,6 +40,8 @@ from reconciler.core.fleets import (
     join,
     memberships,
     packet_digest,
+    packet_files,
+    part_file,
     resolve_secrets,
     with_template_defaults,
 )
@@ -201,7 +203,7 @@ class _Builder:
     def _check_parts(self, spec: PacketSpec, directory: str, origin: Origin, firmware: Mapping[str, Located]) -> None:
         for index, part in enumerate(spec.parts):
             part_origin = origin.child("parts", index)
-            file = getattr(part, "file", None)
+            file = part_file(part)
             if file is not None:
                 self._check_part_file(join(directory, file), part.type, part_origin.child("file"))
             if part.type == "firmware":
@@ -527,12 +529,7 @@ def _template_problem(problem: TemplateProblem, code: str, device: str | None = 
 
 
 def _unknown_files(files: Mapping[str, SourceFile], fleet: Fleet) -> Iterator[Problem]:
-    part_files = {
-        join(packet.directory, part.file)
-        for packet in fleet.packets.values()
-        for part in packet.spec.parts
-        if getattr(part, "file", None)
-    }
+    part_files = {path for packet in fleet.packets.values() for path in packet_files(packet.spec, packet.directory)}
     for path in files:
         if path.endswith((".yaml", ".yml")) and kind_of(path) is None and path not in part_files:
             yield warning("unknown-file", "not a known file kind of reconciler/v1; ignored", Origin(path))

@@ -149,9 +149,10 @@ def _read_git(root: Path, rev: str) -> RevisionFiles:
 
 def _resolve(repo: git.Repo, rev: str) -> str:
     try:
-        return repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}").strip()
+        commit: str = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     except git.GitCommandError:
         raise RevisionNotFound(f"unknown revision {rev!r} in {repo.working_tree_dir}") from None
+    return commit.strip()
 
 
 def _ls_tree(repo: git.Repo, commit: str, prefix: str) -> dict[str, tuple[str, int]]:

@@ -70,7 +70,7 @@ def _plan_block(device: DevicePlan) -> str:
     summary = f"<code>{_html(device.device)}</code> {device.status.value}"
     lines = [f"note: {note}" for note in device.notes]
     for number, action in enumerate(device.actions, 1):
-        lines.append(f"{number}. **{action.kind.value}**: {_html(action.summary)} ({_html(action.reason)})")
+        lines.append(f"{number}. {_html(action.summary)} ({_html(action.reason)})")
         keys = key_change_lines(action.changes, indent="", limit=KEYS_PER_DEVICE)
         if keys:
             lines.append("```diff\n" + "\n".join(_diff_line(k) for k in keys) + "\n```")

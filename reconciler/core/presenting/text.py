@@ -142,6 +142,6 @@ def device_plan_lines(device: DevicePlan, key_limit: int | None = None) -> list[
              f"serial {device.serial})"]
     lines.extend(f"    note: {note}" for note in device.notes)
     for number, action in enumerate(device.actions, 1):
-        lines.append(f"    {number}. {action.kind.value}: {action.summary}  ({action.reason})")
+        lines.append(f"    {number}. {action.summary}  ({action.reason})")
         lines.extend(key_change_lines(action.changes, indent="         ", limit=key_limit))
     return lines
