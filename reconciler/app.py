@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,17 @@ from reconciler.core.changes import diff_revisions
 from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
 from reconciler.core.models import FleetSpec, kind_of
-from reconciler.core.observed import SnapshotProblem, parse_snapshot
-from reconciler.core.plans import plan_fleet
+from reconciler.core.observed import ObservedDevice, SnapshotProblem, parse_snapshot
+from reconciler.core.plans import DevicePlan, assemble_plan, plan_devices
 from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem, collapse, sort_key
-from reconciler.core.rendering import Renderer, RenderFailure, render_problems
+from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
 from reconciler.errors import SecretError, SnapshotError, SourceError, UnknownDevice
 from reconciler.shell import sealing
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.parallel import map_slices
 
 OK, FAILED, CHANGES = 0, 1, 2
 
@@ -48,11 +49,15 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def _all_problems(revision: LoadedRevision, renderer: Renderer | None) -> list[Problem]:
+def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int | None = None) -> list[Problem]:
     problems = list(revision.problems)
     if renderer is not None:
-        problems.extend(render_problems(renderer.render_all()))
+        problems.extend(map_slices(_render_failures, renderer, list(renderer.fleet.devices), jobs))
     return sorted(collapse(problems), key=sort_key)
+
+
+def _render_failures(renderer: Renderer, names: Sequence[str]) -> list[Problem]:
+    return renderer.failures(names)
 
 
 def _renderer(revision: LoadedRevision) -> Renderer | None:
@@ -62,9 +67,10 @@ def _renderer(revision: LoadedRevision) -> Renderer | None:
 # --- validate ---------------------------------------------------------------------------------------------
 
 
-def validate(path: Path, rev: str | None, fmt: str, loader: FleetLoader | None = None) -> Outcome:
+def validate(path: Path, rev: str | None, fmt: str, loader: FleetLoader | None = None,
+             jobs: int | None = None) -> Outcome:
     revision = (loader or FleetLoader()).load(path, rev)
-    problems = _all_problems(revision, _renderer(revision))
+    problems = _all_problems(revision, _renderer(revision), jobs)
     invalid = any(p.is_error for p in problems)
     fleet = revision.build.fleet
     devices = len(fleet.devices) if fleet is not None else None
@@ -141,15 +147,16 @@ def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incr
 
 
 def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None, detailed: bool,
-         now: dt.datetime | None = None) -> Outcome:
+         now: dt.datetime | None = None, jobs: int | None = None) -> Outcome:
     snapshot = _snapshot(observed)
     revision = FleetLoader().load(path, rev)
     if not revision.ok:
         return _problems_outcome(_all_problems(revision, None), revision.label, fmt)
     fleet = revision.build.fleet
     assert fleet is not None
-    result = plan_fleet(fleet, revision.renderer(), snapshot, revision.source.revision,
-                        now or dt.datetime.now(dt.UTC))
+    state = (revision.renderer(), snapshot.by_serial())
+    device_plans = map_slices(_plan_slice, state, list(fleet.devices), jobs)
+    result = assemble_plan(fleet, device_plans, snapshot, revision.source.revision, now or dt.datetime.now(dt.UTC))
     notes = []
     if out is not None:
         write_atomically(out, _json(data.plan_data(result)).encode())
@@ -160,6 +167,11 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     if fmt == "markdown":
         return Outcome(markdown.plan_markdown(result), code, notes)
     return Outcome(text.plan_text(result), code, notes)
+
+
+def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice]], names: Sequence[str]) -> list[DevicePlan]:
+    renderer, observed = state
+    return plan_devices(renderer, observed, names)
 
 
 def _snapshot(path: Path) -> Any:

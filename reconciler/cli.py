@@ -47,6 +47,7 @@ def _add_validate(commands: argparse._SubParsersAction[_Parser]) -> None:
     _path(command)
     command.add_argument("--rev", help="read the repository at this git revision (default: the working tree)")
     command.add_argument("--format", choices=("text", "json"), default="text")
+    _jobs(command)
 
 
 def _add_render(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -75,6 +76,12 @@ def _add_plan(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--format", choices=FORMATS, default="text")
     command.add_argument("--out", type=Path, metavar="FILE", help="also save the plan as JSON")
     command.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are actions")
+    _jobs(command)
+
+
+def _jobs(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--jobs", type=int, metavar="N",
+                         help="processes for rendering large fleets (default: one per core; 1: no extra processes)")
 
 
 def _add_schema(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -95,14 +102,15 @@ def _add_secret(commands: argparse._SubParsersAction[_Parser]) -> None:
 def run(argv: Sequence[str]) -> app.Outcome:
     args = build_parser().parse_args(argv)
     if args.command == "validate":
-        return app.validate(args.path, args.rev, args.format)
+        return app.validate(args.path, args.rev, args.format, jobs=args.jobs)
     if args.command == "render":
         path, device = _render_args(args.args)
         return app.render(path, device, args.rev, args.format)
     if args.command == "diff":
         return app.diff(args.path, args.base, args.head, args.format, args.detailed_exitcode, not args.full)
     if args.command == "plan":
-        return app.plan(args.path, args.observed, args.rev, args.format, args.out, args.detailed_exitcode)
+        return app.plan(args.path, args.observed, args.rev, args.format, args.out, args.detailed_exitcode,
+                        jobs=args.jobs)
     if args.command == "schema":
         return app.schema(args.out)
     return _secret(args)

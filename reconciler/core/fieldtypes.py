@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.core.models import FieldSpec, FieldType
-from reconciler.core.secrets import SecretRef
+from reconciler.core.secrets import SecretRef, SecretValue
+
+_SECRETS = (SecretRef, SecretValue)
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?")
@@ -66,7 +68,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, SecretRef):
+    if isinstance(value, _SECRETS):
         return "a !secret"
     if isinstance(value, str):
         return repr(value[:80])
@@ -86,7 +88,7 @@ def _range(spec: FieldSpec, number: float, what: str) -> str | None:
 
 
 def _string(spec: FieldSpec, value: Any) -> str | None:
-    if isinstance(value, SecretRef):
+    if isinstance(value, _SECRETS):
         return None
     if not isinstance(value, str):
         return "a string"
@@ -153,7 +155,7 @@ def _url(spec: FieldSpec, value: Any) -> str | None:
 
 
 def _secret(spec: FieldSpec, value: Any) -> str | None:
-    return None if isinstance(value, SecretRef) else "a sealed secret (!secret name)"
+    return None if isinstance(value, _SECRETS) else "a sealed secret (!secret name)"
 
 
 def _list(spec: FieldSpec, value: Any) -> str | None:

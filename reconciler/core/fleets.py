@@ -211,6 +211,27 @@ DEVICE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
+class Layer:
+    """One level of precedence: the fleet defaults, a group, or a device (fields with secrets resolved)."""
+
+    source: int  # DEFAULTS, the group's index, or DEVICE
+    template: str | None
+    config_mode: ConfigMode | None
+    firmware: str | None
+    packets: tuple[str, ...]
+    fields: Mapping[str, Any]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.fields or self.template or self.config_mode or self.firmware or self.packets)
+
+
+def layer_of(source: int, spec: Any, fields: Mapping[str, Any]) -> Layer:
+    """The layer of a spec that has template/config_mode/firmware/packets (defaults, group or device)."""
+    return Layer(source, spec.template, spec.config_mode, spec.firmware, tuple(spec.packets), fields)
+
+
+@dataclass(frozen=True, slots=True)
 class Layered:
     """The result of merging precedence layers, remembering which layer set each value."""
 
@@ -222,53 +243,49 @@ class Layered:
     sources: dict[str, int]  # field name → layer (DEFAULTS, group index, DEVICE)
 
 
-def merge_layers(layers: Sequence[tuple[int, Any]]) -> Layered:
-    """Merge specs that have template/config_mode/firmware/packets/fields, lowest precedence first."""
+def merge_layers(layers: Sequence[Layer]) -> Layered:
+    """Merge layers, lowest precedence first: later templates, modes, firmware and fields win."""
     template = firmware = None
     mode = ConfigMode.MERGE
     packets: dict[str, None] = {}
     fields: dict[str, Any] = {}
     sources: dict[str, int] = {}
-    for source, layer in layers:
+    for layer in layers:
         template = layer.template or template
         mode = layer.config_mode or mode
         firmware = layer.firmware or firmware
         packets.update(dict.fromkeys(layer.packets))
         fields.update(layer.fields)
-        sources.update(dict.fromkeys(layer.fields, source))
+        sources.update(dict.fromkeys(layer.fields, layer.source))
     return Layered(template, mode, firmware, tuple(packets), fields, sources)
 
 
 class Precedence:
     """Merges per device; the part from defaults and groups is computed once per set of groups."""
 
-    def __init__(self, fleet: FleetSpec, groups: Sequence[GroupSpec]) -> None:
-        self._defaults = fleet.defaults
-        self._groups = {group.name: (index, group) for index, group in enumerate(groups)}
+    def __init__(self, defaults: Layer, groups: Mapping[str, Layer]) -> None:
+        self._defaults = defaults
+        self._groups = groups
         self._cache: dict[tuple[str, ...], Layered] = {}
 
     def of_groups(self, names: tuple[str, ...]) -> Layered:
         merged = self._cache.get(names)
         if merged is None:
-            layers: list[tuple[int, Any]] = [(DEFAULTS, self._defaults)]
-            layers.extend(self._groups[name] for name in names)
+            layers = [self._defaults, *(self._groups[name] for name in names)]
             merged = self._cache[names] = merge_layers(layers)
         return merged
 
-    def of_device(self, device: DeviceSpec, names: tuple[str, ...]) -> Layered:
+    def of_device(self, device: Layer, names: tuple[str, ...]) -> Layered:
         base = self.of_groups(names)
-        if not (device.fields or device.template or device.config_mode or device.firmware or device.packets):
+        if device.empty:
             return base
-        fields = {**base.fields, **device.fields}
-        sources = {**base.sources, **dict.fromkeys(device.fields, DEVICE)}
-        packets = tuple(dict.fromkeys((*base.packets, *device.packets)))
         return Layered(
             device.template or base.template,
             device.config_mode or base.config_mode,
             device.firmware or base.firmware,
-            packets,
-            fields,
-            sources,
+            tuple(dict.fromkeys((*base.packets, *device.packets))),
+            {**base.fields, **device.fields},
+            {**base.sources, **dict.fromkeys(device.fields, DEVICE)},
         )
 
 
@@ -284,8 +301,8 @@ def with_template_defaults(fields: dict[str, Any], template: TemplateSpec | None
     return {**fields, **missing} if missing else fields
 
 
-def resolve_secrets(fields: dict[str, Any], secrets: Mapping[str, SecretValue]) -> dict[str, Any]:
-    """Replace each `!secret name` that resolves by its `SecretValue` (unresolved ones are reported by checks)."""
+def resolve_secrets(fields: Mapping[str, Any], secrets: Mapping[str, SecretValue]) -> Mapping[str, Any]:
+    """Replace each `!secret name` that resolves by its `SecretValue` (unresolved ones stay references)."""
     if not any(isinstance(v, SecretRef | list) for v in fields.values()):
         return fields
     return {name: _resolve(value, secrets) for name, value in fields.items()}

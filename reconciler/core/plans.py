@@ -11,7 +11,7 @@ because a packet may need the new firmware and configuration keys may need the p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -94,12 +94,23 @@ def plan_fleet(
     now: dt.datetime,
 ) -> Plan:
     """A purely computational function: what to do to each router to reach the repository's state."""
-    observed = snapshot.by_serial()
-    volatile = Volatile(fleet.spec.volatile_keys)
-    plans = [plan_device(device, renderer.render(device), observed.get(device.serial), volatile)
-             for device in fleet.devices.values()]
+    plans = plan_devices(renderer, snapshot.by_serial(), list(fleet.devices))
+    return assemble_plan(fleet, plans, snapshot, revision, now)
+
+
+def plan_devices(renderer: Renderer, observed: Mapping[str, ObservedDevice], names: Iterable[str]) -> list[DevicePlan]:
+    """The plans of the named devices (a slice of the fleet: the shell may spread slices over processes)."""
+    volatile = Volatile(renderer.fleet.spec.volatile_keys)
+    devices = renderer.fleet.devices
+    return [plan_device(devices[name], renderer.render(devices[name]), observed.get(devices[name].serial), volatile)
+            for name in names]
+
+
+def assemble_plan(fleet: Fleet, plans: list[DevicePlan], snapshot: ObservedSnapshot, revision: str | None,
+                  now: dt.datetime) -> Plan:
+    """Add the routers the repository does not know, order the devices, count the statuses."""
     known = {device.serial for device in fleet.devices.values()}
-    plans.extend(_unmanaged(o) for serial, o in observed.items() if serial not in known)
+    plans = plans + [_unmanaged(o) for o in snapshot.devices if o.serial not in known]
     plans.sort(key=lambda p: (p.status is Status.UNMANAGED, p.device))
     counts: dict[str, int] = {}
     for item in plans:

@@ -5,12 +5,12 @@ Where it sits: after `validation.build_fleet`; `diffs`, `plans` and `changes` co
 everything it imports, the template context (merged fields, device, site, fleet), firmware,
 packets and mode. `Renderer.input_hash` hashes exactly those, so callers can skip rendering when
 the hash has not changed (a pull request that touches one device re-renders one device), and
-`Renderer.render` memoizes by it.
+`Renderer.render` can memoize by it (a long-lived process that re-plans keeps what did not change).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +34,10 @@ class DesiredState:
     firmware: str | None
     packets: tuple[tuple[str, str], ...]  # (name, content digest), in order
     input_hash: str
+    config: configs.ParsedConfig | None  # config_text parsed (once, while rendering)
 
     def parsed(self) -> configs.ParsedConfig:
-        return configs.parse_config(self.config_text or "")
+        return self.config if self.config is not None else _EMPTY
 
     def same_outcome(self, other: DesiredState) -> bool:
         """Whether two desired states ask the router for the same thing."""
@@ -48,6 +49,9 @@ class DesiredState:
             return False
         mine, theirs = self.parsed(), other.parsed()
         return mine.values == theirs.values and mine.owned_lists == theirs.owned_lists
+
+
+_EMPTY = configs.ParsedConfig({}, frozenset(), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +67,17 @@ Rendered = DesiredState | RenderFailure
 
 
 class Renderer:
-    """Renders the devices of one fleet revision, memoized by input hash (pure: no I/O)."""
+    """Renders the devices of one fleet revision (pure: no I/O).
 
-    def __init__(self, fleet: Fleet, templates: TemplateSet) -> None:
+    With `memo=True` results are kept by input hash, for callers that render the same device
+    more than once; a whole-fleet pass leaves it off so it never holds every configuration at once.
+    """
+
+    def __init__(self, fleet: Fleet, templates: TemplateSet, memo: bool = False) -> None:
         self.fleet = fleet
         self.templates = templates
         self._closures: dict[str, str] = {}
-        self._memo: dict[str, Rendered] = {}
+        self._memo: dict[str, Rendered] | None = {} if memo else None
         self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
                                "timezone": fleet.spec.timezone}
 
@@ -91,20 +99,24 @@ class Renderer:
 
     def render(self, device: Device, input_hash: str | None = None) -> Rendered:
         key = input_hash or self.input_hash(device)
+        if self._memo is None:
+            return self._render(device, key)
         done = self._memo.get(key)
         if done is None:
             done = self._memo[key] = self._render(device, key)
         return done
 
-    def render_all(self) -> dict[str, Rendered]:
-        return {name: self.render(device) for name, device in self.fleet.devices.items()}
-
-    def forget(self) -> None:
-        """Drop memoized results (a long-lived daemon calls this when a revision is superseded)."""
-        self._memo.clear()
+    def failures(self, names: Iterable[str]) -> list[Problem]:
+        """The problems of the named devices that fail to render (each rendered and then dropped)."""
+        found = []
+        for name in names:
+            rendered = self.render(self.fleet.devices[name])
+            if isinstance(rendered, RenderFailure):
+                found.append(rendered.problem)
+        return found
 
     def _render(self, device: Device, key: str) -> Rendered:
-        text = None
+        text = parsed = None
         if device.template is not None:
             template = self.fleet.templates.get(device.template)
             if template is None:
@@ -115,12 +127,12 @@ class Renderer:
                 text = self.templates.render(template.path.removeprefix("templates/"), self.context(device))
             except TemplateProblem as problem:
                 return RenderFailure(device.name, key, _problem(problem, device))
-            syntax = configs.parse_config(text).errors
-            if syntax:
-                return RenderFailure(device.name, key, _config_problem(syntax, template.path, device))
+            parsed = configs.parse_config(text)
+            if parsed.errors:
+                return RenderFailure(device.name, key, _config_problem(parsed.errors, template.path, device))
         packets = tuple((name, self._packet_digest(name)) for name in device.packets)
         return DesiredState(device.name, device.serial, device.model, device.template, device.config_mode, text,
-                            device.firmware, packets, key)
+                            device.firmware, packets, key, parsed)
 
     def _closure_hash(self, template: str) -> str:
         known = self._closures.get(template)
@@ -153,6 +165,3 @@ def _config_problem(errors: tuple[configs.ConfigError, ...], path: str, device: 
     return error("config-syntax", message, Origin(path, line=1, col=1), device.name)
 
 
-def render_problems(rendered: Mapping[str, Rendered]) -> list[Problem]:
-    """The problems of every device that failed to render."""
-    return [r.problem for r in rendered.values() if isinstance(r, RenderFailure)]

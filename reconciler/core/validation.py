@@ -38,6 +38,7 @@ from reconciler.core.fleets import (
     directory_of,
     group_members,
     join,
+    layer_of,
     memberships,
     packet_digest,
     packet_files,
@@ -328,23 +329,42 @@ class _Builder:
                  groups: Mapping[str, Located], sites: Mapping[str, Located], templates: Mapping[str, Template],
                  firmware: Mapping[str, Located], packets: Mapping[str, Packet],
                  secrets: Mapping[str, SecretValue]) -> dict[str, Device]:
-        precedence = Precedence(self.fleet_spec, [g.spec for g in groups.values()])
-        fields = _FieldChecker(self, [g for g in groups.values()])
+        precedence = self._precedence(groups, secrets)
+        fields = _FieldChecker(self, list(groups.values()))
         resolved: dict[str, Device] = {}
         for name, item in devices.items():
             spec: DeviceSpec = item.spec
+            names = of_device[name]
             self._check_device_references(item, groups, sites, templates, firmware, packets)
-            layered = precedence.of_device(spec, of_device[name])
+            own = layer_of(DEVICE, spec, self._resolved(spec.fields, item.origin.child("fields"), secrets, spec.name))
+            layered = precedence.of_device(own, names)
             template = templates.get(layered.template) if layered.template else None
             self._check_device_resources(item, layered, template, firmware, packets)
             if template is not None:
-                fields.check(item, template, layered)
+                fields.check(item, template, names, precedence.of_groups(names), own.fields)
             merged = with_template_defaults(layered.fields, template.spec if template else None)
-            self._check_secret_references(item, layered, merged, secrets, fields)
-            resolved[name] = _device(spec, item.origin, of_device[name], layered,
-                                     resolve_secrets(merged, secrets), sites)
+            resolved[name] = _device(spec, item.origin, names, layered, merged, sites)
         fields.report_shared()
         return resolved
+
+    def _precedence(self, groups: Mapping[str, Located], secrets: Mapping[str, SecretValue]) -> Precedence:
+        defaults = self.fleet_spec.defaults
+        default_fields = self._resolved(defaults.fields, Origin("fleet.yaml", ("defaults", "fields")), secrets)
+        layers = {
+            name: layer_of(index, item.spec, self._resolved(item.spec.fields, item.origin.child("fields"), secrets))
+            for index, (name, item) in enumerate(groups.items())
+        }
+        return Precedence(layer_of(DEFAULTS, defaults, default_fields), layers)
+
+    def _resolved(self, fields: Mapping[str, Any], origin: Origin, secrets: Mapping[str, SecretValue],
+                  device: str | None = None) -> Mapping[str, Any]:
+        """One layer's fields with `!secret` references resolved; unknown secrets reported where written."""
+        for name, value in fields.items():
+            for ref in _secret_refs(value):
+                if ref.name not in secrets and "secrets" not in self.c.broken:
+                    message = f"unknown secret {ref.name!r}{_suggest(ref.name, secrets)} (field {name!r})"
+                    self.problems.append(error("unknown-secret", message, origin.child(name), device))
+        return resolve_secrets(fields, secrets)
 
     def _check_device_references(self, item: Located, groups: Mapping[str, Located], sites: Mapping[str, Located],
                                  templates: Mapping[str, Template], firmware: Mapping[str, Located],
@@ -378,15 +398,6 @@ class _Builder:
                 message = f"packet {name!r} is not for model {spec.model!r}"
                 self.problems.append(error("packet-incompatible", message, item.origin, spec.name))
 
-    def _check_secret_references(self, item: Located, layered: Layered, merged: Mapping[str, Any],
-                                 secrets: Mapping[str, SecretValue], fields: _FieldChecker) -> None:
-        for name, value in merged.items():
-            for ref in _secret_refs(value):
-                if ref.name not in secrets and "secrets" not in self.c.broken:
-                    origin = fields.origin_of(item, layered.sources.get(name, DEVICE), name)
-                    message = f"unknown secret {ref.name!r}{_suggest(ref.name, secrets)} (field {name!r})"
-                    self.problems.append(error("unknown-secret", message, origin, item.spec.name))
-
     # --- scale ------------------------------------------------------------------------------------------------
 
     def _check_scale(self, count: int) -> None:
@@ -419,6 +430,14 @@ class _Builder:
                                          f"for {DATACENTER_MIN:,} to {DATACENTER_MAX:,} routers (D0.2)", origin))
 
 
+@dataclass(frozen=True, slots=True)
+class _SharedVerdicts:
+    """What the fields a set of groups provides means for one template: checked once, not per device."""
+
+    missing: tuple[str, ...]  # required fields the groups and defaults leave unset
+    wrong: tuple[tuple[str, str, int], ...]  # (field, what is wrong, layer that set it)
+
+
 class _FieldChecker:
     """Checks each device's fields against its template; values shared through groups are reported once."""
 
@@ -426,18 +445,40 @@ class _FieldChecker:
         self._b = builder
         self._groups = groups
         self._verdicts: dict[tuple[str, str, Any], str | None] = {}
+        self._bases: dict[tuple[str, tuple[str, ...]], _SharedVerdicts] = {}
         self._shared: dict[tuple[int, str, str], tuple[str, list[str]]] = {}
 
-    def check(self, item: Located, template: Template, layered: Layered) -> None:
-        for name, field_spec in template.spec.fields.items():
-            if name not in layered.fields:
-                if field_spec.is_required:
-                    self._missing(item, template, name, field_spec)
-                continue
-            wrong = self._verdict(template.name, name, field_spec, layered.fields[name])
-            if wrong is not None:
-                self._wrong(item, template, name, wrong, layered.sources.get(name, DEVICE))
+    def check(self, item: Located, template: Template, names: tuple[str, ...], base: Layered,
+              own: Mapping[str, Any]) -> None:
+        shared = self._bases.get((template.name, names))
+        if shared is None:
+            shared = self._bases[(template.name, names)] = self._shared_verdicts(template, base)
+        declared = template.spec.fields
+        for name in shared.missing:
+            if name not in own:
+                self._missing(item, template, name, declared[name])
+        for name, wrong, source in shared.wrong:
+            if name not in own:
+                self._wrong(item, template, name, wrong, source)
+        for name, value in own.items():
+            field_spec = declared.get(name)
+            if field_spec is not None:
+                wrong_here = self._verdict(template.name, name, field_spec, value)
+                if wrong_here is not None:
+                    self._wrong(item, template, name, wrong_here, DEVICE)
         self._typos(item, template)
+
+    def _shared_verdicts(self, template: Template, base: Layered) -> _SharedVerdicts:
+        missing, wrong = [], []
+        for name, field_spec in template.spec.fields.items():
+            if name not in base.fields:
+                if field_spec.is_required:
+                    missing.append(name)
+                continue
+            verdict = fieldtypes.check_value(field_spec, base.fields[name])
+            if verdict is not None:
+                wrong.append((name, verdict, base.sources[name]))
+        return _SharedVerdicts(tuple(missing), tuple(wrong))
 
     def _verdict(self, template: str, name: str, spec: FieldSpec, value: Any) -> str | None:
         try:
@@ -494,7 +535,7 @@ class _FieldChecker:
 
 
 def _device(spec: DeviceSpec, origin: Origin, groups: tuple[str, ...], layered: Layered,
-            fields: dict[str, Any], sites: Mapping[str, Located]) -> Device:
+            fields: Mapping[str, Any], sites: Mapping[str, Located]) -> Device:
     site = sites.get(spec.site) if spec.site else None
     return Device(
         name=spec.name, serial=spec.serial, model=spec.model, address=spec.address,

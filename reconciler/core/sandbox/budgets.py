@@ -1,0 +1,209 @@
+"""What one render may do and what it has done so far: the budget, the meter, and what work costs.
+
+`RenderBudget` is the limit a `TemplateSet` is built with (`templatesets`). Each render gets a
+fresh `Meter` in the context variable `METER`, so renders on other threads or nested renders
+cannot charge each other. Every guard of the package (`guards`, `filters`, `formats`,
+`environment`) reads the meter from there, charges it steps or captured text, or refuses an
+oversized result by raising `BudgetExceeded`, which `problems` reports as a "budget" problem.
+
+Steps stand in for a wall clock: loop iterations, calls, includes and bulk work on big values cost
+steps, so a template fails at the same point on every machine and every run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any, Final, cast
+
+# Text captured by macros, blocks and `{% set %}` blocks is counted on top of the output (a macro's
+# text is captured, then output), so its bound is a multiple of the output bound.
+CAPTURE_FACTOR: Final = 8
+# Bulk work done in C (copying, scanning, converting text) costs one step per this many items.
+BULK: Final = 4
+# What an object of unknown type is assumed to print as when sizing a container that holds it.
+_OPAQUE_SIZE: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class RenderBudget:
+    """How much one render may do: steps (loop iterations, calls, bulk work) and output characters."""
+
+    max_steps: int = 1_000_000
+    max_output: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1 or self.max_output < 1:
+            raise ValueError(f"a render budget needs positive limits, got {self}")
+
+
+DEFAULT_BUDGET: Final = RenderBudget()
+
+
+class BudgetExceeded(Exception):
+    """A render ran out of budget or was refused an oversized operation (kind "budget")."""
+
+
+def too_large(what: str, size: int, limit: int) -> BudgetExceeded:
+    return BudgetExceeded(f"{what} would be {size} characters long, more than the {limit} allowed")
+
+
+# -- the meter --------------------------------------------------------------------------------------
+
+_VIEW_TYPES: Final = frozenset({type({}.keys()), type({}.values()), type({}.items())})
+_ITEMS_VIEW: Final[type] = type({}.items())
+_CONTAINERS: Final = (list, tuple, dict, set, frozenset)
+_SIZED_ITERABLES: Final = frozenset({list, tuple, dict, str, range, set, frozenset, *_VIEW_TYPES})
+TEXT: Final = (str, bytes, bytearray)
+_SCANNABLE: Final = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
+
+
+class Meter:
+    """What one render may still do. Counters count down; crossing zero raises `BudgetExceeded`.
+
+    It also remembers how large the containers it has measured would be as text, keyed by `id`
+    and holding a reference so the id cannot be reused while it is remembered. That is sound
+    because the sandbox cannot mutate lists, dicts and sets, and namespaces (which it can
+    mutate) print without their contents.
+    """
+
+    __slots__ = ("_held", "_sizes", "captured_left", "max_output", "max_steps", "steps_left")
+
+    def __init__(self, budget: RenderBudget) -> None:
+        self.max_steps = budget.max_steps
+        self.max_output = budget.max_output
+        self.steps_left = budget.max_steps
+        self.captured_left = budget.max_output * CAPTURE_FACTOR
+        self._sizes: dict[int, tuple[object, int]] = {}
+        self._held = 0
+
+    def charge(self, steps: int) -> None:
+        # Costs are computed from template values: a negative width must not give steps back.
+        if steps > 0:
+            self.steps_left -= steps
+        if self.steps_left < 0:
+            raise BudgetExceeded(f"render budget exceeded: more than {self.max_steps} steps")
+
+    def capture(self, chars: int) -> None:
+        self.captured_left -= chars
+        if self.captured_left < 0:
+            limit = self.max_output * CAPTURE_FACTOR
+            raise BudgetExceeded(
+                f"text built by macros, blocks and set/filter blocks larger than {limit} characters"
+            )
+
+    def bounded(self, what: str, size: int) -> None:
+        """Refuse an operation whose result would exceed the output bound; charge for building it."""
+        if size > self.max_output:
+            raise too_large(what, size, self.max_output)
+        self.charge(size >> BULK)
+
+    def check_width(self, what: str, width: object) -> None:
+        """Refuse a width or count argument beyond the output bound, before anything is built."""
+        if isinstance(width, int) and width > self.max_output:
+            raise too_large(what, width, self.max_output)
+
+    def expanded(self, value: object) -> int:
+        """About how many characters `str(value)` would have, without building it."""
+        if isinstance(value, str):
+            return len(value)
+        if isinstance(value, _CONTAINERS):
+            known = self._sizes.get(id(value))
+            return known[1] if known is not None else self._measure(value, len(value), remember=True)
+        if type(value) in _VIEW_TYPES:
+            view = cast("Collection[object]", value)
+            return self._measure(view, len(view), remember=False)
+        if isinstance(value, bytes | bytearray):
+            return len(value)
+        if isinstance(value, int):
+            return value.bit_length() // 3 + 2
+        return _OPAQUE_SIZE
+
+    def remember(self, value: object, length: int, size: int) -> None:
+        self._sizes[id(value)] = (value, size)
+        self._held += length + 1
+        # Remembering keeps values alive; past this much, forgetting is cheaper than holding.
+        if self._held > self.max_output * 4:
+            self._sizes.clear()
+            self._held = 0
+
+    def _measure(self, value: Iterable[object], length: int, *, remember: bool) -> int:
+        self.charge(1 + length)
+        total = 2
+        for child in _children(value):
+            total += self.expanded(child) + 2
+            if total > self.max_output:
+                raise BudgetExceeded(f"a value that would be more than {self.max_output} characters as text")
+        if remember:
+            self.remember(value, length, total)
+        return total
+
+
+def _children(value: Iterable[object]) -> Iterable[object]:
+    if isinstance(value, dict):
+        return chain(value.keys(), value.values())
+    if type(value) is _ITEMS_VIEW:
+        return chain.from_iterable(value)  # type: ignore[arg-type]
+    return value
+
+
+METER: contextvars.ContextVar[Meter] = contextvars.ContextVar("reconciler_render_meter")
+
+
+# -- what work costs --------------------------------------------------------------------------------
+
+
+def scan_cost(value: object) -> int:
+    """Steps for work done in C over `value` once (copy, compare, search)."""
+    if isinstance(value, _SCANNABLE):
+        return 1 + (len(value) >> BULK)
+    return 1
+
+
+def item_cost(value: object) -> int:
+    """Steps for work done in Python per item of `value` (most filters)."""
+    if isinstance(value, TEXT):
+        return 1 + (len(value) >> BULK)
+    if type(value) in _SIZED_ITERABLES:
+        return 1 + len(value)  # type: ignore[arg-type]
+    return 1
+
+
+def int_argument(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def guard_iterable(meter: Meter, iterable: Any) -> Any:
+    """`iterable`, charged one step per item."""
+    # A sized builtin is charged up front and iterated untouched: same cost, no per-item overhead,
+    # and `loop.length` keeps using `len`.
+    if type(iterable) in _SIZED_ITERABLES:
+        meter.charge(len(iterable))
+        return iterable
+    return _charge_per_item(meter, iterable)
+
+
+def _charge_per_item(meter: Meter, iterable: Iterable[Any]) -> Iterator[Any]:
+    for item in iterable:
+        meter.steps_left -= 1
+        if meter.steps_left < 0:
+            meter.charge(0)
+        yield item
+
+
+def materialized(meter: Meter, value: Any) -> list[Any] | tuple[Any, ...]:
+    """`value` as a list or tuple, its iteration charged (for joining it)."""
+    if isinstance(value, list | tuple):
+        return value
+    return list(guard_iterable(meter, value))
+
+
+def joined_size(meter: Meter, items: list[Any] | tuple[Any, ...], separator: int) -> int:
+    """About how many characters joining `items` with a separator of that length gives."""
+    if all(type(item) is str for item in items):
+        size = sum(map(len, items))
+    else:
+        size = sum(meter.expanded(item) for item in items)
+    return size + max(len(items) - 1, 0) * separator

@@ -1,0 +1,261 @@
+"""The sandboxed Jinja environment: what a template can reach and how its code is compiled.
+
+`SandboxEnvironment` is Jinja's `ImmutableSandboxedEnvironment` (no `_` attributes, no Python
+internals, no mutation of lists and dicts) with, wired in:
+
+* a loader of the in-memory mapping only, and curated globals (`range` bounded by `MAX_RANGE`,
+  `dict`, a `namespace` that prints without its contents);
+* the filters and tests of `filters`, the operator and method guards of `guards`, the format
+  checks of `formats`;
+* parse and compile hooks: `guards.InsertGuards` runs on every parsed template, and the code
+  generator gives macros, blocks and `{% set %}` blocks buffers that charge the text they capture
+  (the output counter of `templatesets` cannot see it), also when a module is imported.
+
+`templatesets` builds one per `TemplateSet`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from types import BuiltinMethodType, FunctionType, MethodType
+from typing import Any, Final
+
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import Template, TemplateModule
+from jinja2.exceptions import SecurityError, TemplateNotFound
+from jinja2.loaders import BaseLoader
+from jinja2.runtime import BlockReference, Context, LoopContext, Macro, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace, concat
+from markupsafe import Markup
+
+from reconciler.core.sandbox.budgets import METER, BudgetExceeded, Meter, guard_iterable
+from reconciler.core.sandbox.filters import sandbox_filters, sandbox_tests
+from reconciler.core.sandbox.formats import FORMAT_METHODS, check_format_call
+from reconciler.core.sandbox.guards import BINARY_GUARDS, Args, InsertGuards, call_builtin
+
+MAX_RANGE: Final = 100_000
+
+# -- capturing text ---------------------------------------------------------------------------------
+
+
+class _CaptureBuffer(list[str]):
+    """The buffer of a macro, call block, set block, filter block or recursive loop: charged."""
+
+    __slots__ = ("_meter",)
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self._meter = meter
+
+    def append(self, piece: str, /) -> None:
+        self._meter.capture(len(piece))
+        super().append(piece)
+
+    def extend(self, pieces: Iterable[str], /) -> None:
+        if type(pieces) is tuple:
+            self._meter.capture(sum(map(len, pieces)))
+            super().extend(pieces)
+            return
+        for piece in pieces:
+            self.append(piece)
+
+
+class _CapturingCodeGenerator(CodeGenerator):
+    """Compiles templates whose buffers are `_CaptureBuffer`s instead of plain lists."""
+
+    def buffer(self, frame: Frame) -> None:
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.capture_buffer()")
+
+
+class _SandboxTemplate(Template):
+    """A template whose imported modules count their text and are built afresh for each import.
+
+    Jinja caches the module of an import without context on the template. Its first render would
+    then pay for building it and later renders would not, and a render close to the budget would
+    pass or fail depending on what ran before it in the same `TemplateSet`.
+    """
+
+    def make_module(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> TemplateModule:
+        context = self.new_context(vars, shared, locals)
+        body = _CaptureBuffer(METER.get())
+        body.extend(self.root_render_func(context))
+        return TemplateModule(self, context, body)
+
+    def _get_default_module(self, ctx: Context | None = None) -> TemplateModule:
+        if ctx is not None:
+            missing = ctx.globals_keys - self.globals.keys()
+            if missing:
+                return self.make_module({key: ctx.parent[key] for key in missing})
+        return self.make_module()
+
+
+def _render_block(meter: Meter, reference: BlockReference) -> str:
+    # `self.block()` and `super()` join a block's output into one string outside any buffer.
+    buffer = _CaptureBuffer(meter)
+    buffer.extend(reference._stack[reference._depth](reference._context))
+    text = concat(buffer)
+    # As Jinja does: with autoescape on, the block's output was escaped as it was written.
+    return Markup(text) if reference._context.eval_ctx.autoescape else text  # noqa: S704
+
+
+# -- loading ----------------------------------------------------------------------------------------
+
+
+class _MappingLoader(BaseLoader):
+    """Templates by exact name from the in-memory mapping; nothing else exists."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self._sources = sources
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source = self._sources.get(template) if isinstance(template, str) else None
+        if source is None:
+            raise TemplateNotFound(template)
+        # The filename is the name, so traceback frames of this template carry its name.
+        return source, template, _always_current
+
+
+def _always_current() -> bool:
+    return True
+
+
+# -- globals ----------------------------------------------------------------------------------------
+
+
+def _guarded_range(*args: int) -> range:
+    """`range`, refused beyond MAX_RANGE items."""
+    numbers = range(*args)
+    try:
+        length = len(numbers)
+    except OverflowError:
+        raise BudgetExceeded(f"range with more than {MAX_RANGE} items") from None
+    if length > MAX_RANGE:
+        raise BudgetExceeded(f"range of {length} items, more than the {MAX_RANGE} allowed")
+    return numbers
+
+
+class _Namespace(Namespace):
+    """Jinja's namespace, printed without its contents.
+
+    A namespace is the one thing a template can mutate; if it printed its attributes, a list
+    measured as small could grow after the fact by assigning to a namespace it contains.
+    """
+
+    # Templates see this class and its module in messages ("'reconciler.core.sandbox._Namespace
+    # object' has no attribute 'x'"): the package, as when the sandbox was one module.
+    __module__ = "reconciler.core.sandbox"
+
+    def __repr__(self) -> str:
+        return "<namespace>"
+
+
+# -- the environment --------------------------------------------------------------------------------
+
+_DICT_ATTRIBUTES: Final = frozenset(dir(dict))
+
+
+class SandboxEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox with the guards of `guards`, `filters` and `formats` wired in."""
+
+    intercepted_binops = frozenset(BINARY_GUARDS)
+    code_generator_class = _CapturingCodeGenerator
+    template_class = _SandboxTemplate
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        super().__init__(
+            loader=_MappingLoader(sources),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+            cache_size=-1,  # unbounded: each template of the set is compiled once
+        )
+        self.globals.clear()
+        self.globals.update(range=_guarded_range, dict=dict, namespace=_Namespace)
+        self.filters.clear()
+        self.filters.update(sandbox_filters())
+        self.tests.clear()
+        self.tests.update(sandbox_tests())
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        InsertGuards().visit(tree)
+        tree.set_environment(self)
+        return tree
+
+    def _load_template(self, name: str, globals: MutableMapping[str, Any] | None) -> Template:
+        meter = METER.get(None)
+        if meter is not None:
+            meter.charge(1)
+        # Compile without the render's meter: the optimizer evaluates filters on constants at
+        # compile time, and with a meter present it would fold guards away for later renders.
+        return contextvars.Context().run(super()._load_template, name, globals)
+
+    def capture_buffer(self) -> _CaptureBuffer:
+        return _CaptureBuffer(METER.get())
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # The checks depend on the type and the name only; caching them keeps attribute access
+        # as cheap as outside the sandbox.
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            safe = self._safe_attributes[key] = super().is_safe_attribute(obj, attr, value)
+        return safe
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `router.name` on a dict: Jinja would try the attribute first and pay for an
+        # AttributeError; a plain dict has no attribute of that name, so go straight to the item.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        return BINARY_GUARDS[operator](left, right)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        meter = METER.get()
+        meter.steps_left -= 1
+        if meter.steps_left < 0:
+            meter.charge(0)
+        kind = type(obj)
+        if kind is Macro or obj is _guarded_range:
+            return context.call(obj, *args, **kwargs)
+        if kind is BuiltinMethodType:
+            return call_builtin(meter, context, obj, args, kwargs)
+        if kind is BlockReference:
+            return _render_block(meter, obj)
+        return self._call_other(meter, context, obj, args, kwargs)
+
+    def _call_other(self, meter: Meter, context: Context, obj: Any, args: Args,
+                    kwargs: dict[str, Any]) -> Any:
+        if not self.is_safe_callable(obj):
+            raise SecurityError(f"{obj!r} is not safely callable")
+        kind = type(obj)
+        if kind is MethodType and isinstance(obj.__self__, str):
+            # Markup (`'x'|safe`) wraps the str methods in Python methods of the same names.
+            return call_builtin(meter, context, obj, args, kwargs)
+        if kind is LoopContext and args:
+            # `loop(children)` in a recursive loop iterates outside the guarded `for` expression.
+            args = (guard_iterable(meter, args[0]), *args[1:])
+        elif kind is FunctionType and obj.__name__ in FORMAT_METHODS:
+            check_format_call(meter, obj, args, kwargs)
+        result = context.call(obj, *args, **kwargs)
+        if obj is dict:
+            meter.expanded(result)
+        return result

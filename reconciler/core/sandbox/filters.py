@@ -1,0 +1,315 @@
+"""The filters and tests a template can use, each charged to the render's budget.
+
+* The domain filters for icom OS configurations (`DOMAIN_FILTERS`: `icom_bool`, `netmask`,
+  `prefixlen`, `network`, `host`, `broadcast`), public for documentation and tests.
+* Jinja's built-in filters, those that can amplify (padding, joining, batching, JSON) replaced by
+  guarded versions, minus `_REMOVED_FILTERS`; and Jinja's tests, with the scanning ones charged.
+
+`environment` installs `sandbox_filters()` (which includes the parse-time guard filters of
+`guards`) and `sandbox_tests()` in every sandbox. The guarded filters keep their `_name`s: a
+wrong call reports them in its message (`_center() takes ...`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator, Mapping
+from functools import update_wrapper
+from typing import Any, Final, TypeAlias, cast
+
+from jinja2 import filters as jinja_filters
+from jinja2.exceptions import FilterArgumentError
+from jinja2.filters import FILTERS as JINJA_FILTERS
+from jinja2.runtime import Undefined
+from jinja2.tests import TESTS as JINJA_TESTS
+from jinja2.utils import _PassArg, pass_environment, pass_eval_context
+from markupsafe import Markup
+
+from reconciler.core.sandbox.budgets import (
+    METER,
+    BudgetExceeded,
+    int_argument,
+    item_cost,
+    joined_size,
+    materialized,
+    scan_cost,
+    too_large,
+)
+from reconciler.core.sandbox.formats import check_printf
+from reconciler.core.sandbox.guards import GUARD_FILTERS
+
+_MAX_JSON_INDENT: Final = 16
+
+# -- domain filters ---------------------------------------------------------------------------------
+
+_Interface: TypeAlias = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+def _require_defined(value: object) -> None:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises the "is undefined" error here
+
+
+def _interface(filter_name: str, value: object) -> _Interface:
+    _require_defined(value)
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network | _Interface):
+        value = str(value)
+    if not isinstance(value, str) or "/" not in value:
+        raise FilterArgumentError(
+            f"{filter_name}: expected an address with prefix length like '192.168.10.0/24', got {value!r}"
+        )
+    try:
+        return ipaddress.ip_interface(value)
+    except ValueError as error:
+        raise FilterArgumentError(f"{filter_name}: {error}") from None
+
+
+def icom_bool(value: object) -> str:
+    """icom OS booleans: truthy -> "1", falsy -> "0". Strings are refused: "false" is truthy."""
+    _require_defined(value)
+    if isinstance(value, str):
+        raise FilterArgumentError(f"icom_bool: expected a boolean, got the string {value!r}")
+    return "1" if value else "0"
+
+
+def netmask(value: object) -> str:
+    """'192.168.10.0/24' (or '192.168.10.1/24', or the prefix length 24) -> '255.255.255.0'."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 32:
+            raise FilterArgumentError(f"netmask: an IPv4 prefix length is 0..32, got {value}")
+        return str(ipaddress.IPv4Network(f"0.0.0.0/{value}").netmask)
+    return str(_interface("netmask", value).network.netmask)
+
+
+def prefixlen(value: object) -> int:
+    """'192.168.10.0/24' -> 24."""
+    return _interface("prefixlen", value).network.prefixlen
+
+
+def network(value: object) -> str:
+    """'192.168.10.5/24' -> '192.168.10.0'."""
+    return str(_interface("network", value).network.network_address)
+
+
+def host(value: object, n: object) -> str:
+    """'192.168.10.0/24'|host(1) -> '192.168.10.1'; refused outside the network."""
+    net = _interface("host", value).network
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise FilterArgumentError(f"host: the host number must be an integer, got {n!r}")
+    if not 0 <= n < net.num_addresses:
+        raise FilterArgumentError(f"host: {n} is outside {net} ({net.num_addresses} addresses)")
+    return str(net[n])
+
+
+def broadcast(value: object) -> str:
+    """'192.168.10.0/24' -> '192.168.10.255'."""
+    return str(_interface("broadcast", value).network.broadcast_address)
+
+
+DOMAIN_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
+    "icom_bool": icom_bool,
+    "netmask": netmask,
+    "prefixlen": prefixlen,
+    "network": network,
+    "host": host,
+    "broadcast": broadcast,
+}
+
+
+# -- guarded jinja filters --------------------------------------------------------------------------
+
+
+def _center(value: Any, width: int = 80) -> str:
+    METER.get().check_width("center", width)
+    return jinja_filters.do_center(value, width)
+
+
+def _indent(s: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    meter = METER.get()
+    if isinstance(s, str):
+        indention = len(width) if isinstance(width, str) else int_argument(width)
+        meter.bounded("indent", len(s) + (s.count("\n") + 2) * indention)
+    return jinja_filters.do_indent(s, width, first, blank)
+
+
+@pass_environment
+def _truncate(env: Any, s: Any, length: int = 255, killwords: bool = False, end: str = "...",
+              leeway: int | None = None) -> str:
+    meter = METER.get()
+    meter.check_width("truncate", length)
+    meter.check_width("truncate", leeway)
+    return jinja_filters.do_truncate(env, s, length, killwords, end, leeway)
+
+
+@pass_environment
+def _wordwrap(env: Any, s: Any, width: int = 79, break_long_words: bool = True,
+              wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+    meter = METER.get()
+    meter.check_width("wordwrap", width)
+    if isinstance(s, str) and isinstance(width, int) and width > 0:
+        # Lines: at most one per word (words are space separated), plus the breaks of long words.
+        lines = len(s) // 2 + len(s) // width + s.count("\n") + 1
+        separator = len(wrapstring) if isinstance(wrapstring, str) else 1
+        meter.bounded("wordwrap", len(s) + lines * separator)
+    return jinja_filters.do_wordwrap(env, s, width, break_long_words, wrapstring, break_on_hyphens)
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> str:
+    if isinstance(value, str):
+        check_printf(METER.get(), value, tuple(kwargs.values()) or args)
+    return jinja_filters.do_format(value, *args, **kwargs)
+
+
+@pass_eval_context
+def _join(eval_ctx: Any, value: Any, d: Any = "", attribute: str | int | None = None) -> str:
+    meter = METER.get()
+    items = materialized(meter, value)
+    if attribute is not None:
+        items = list(map(jinja_filters.make_attrgetter(eval_ctx.environment, attribute), items))
+    meter.bounded("join", joined_size(meter, items, meter.expanded(d)))
+    return jinja_filters.sync_do_join(eval_ctx, items, d)
+
+
+@pass_eval_context
+def _replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: int | None = None) -> str:
+    meter = METER.get()
+    text, old_text, new_text = str(s), str(old), str(new)
+    meter.charge(scan_cost(text))
+    hits = text.count(old_text)
+    if count is not None and count >= 0:
+        hits = min(hits, count)
+    meter.bounded("replace", len(text) + hits * (len(new_text) - len(old_text)))
+    return jinja_filters.do_replace(eval_ctx, s, old, new, count)
+
+
+def _batch(value: Any, linecount: int, fill_with: Any = None) -> Iterator[list[Any]]:
+    meter = METER.get()
+    meter.check_width("batch", linecount)
+    if fill_with is not None:
+        meter.bounded("batch filling", int_argument(linecount) * meter.expanded(fill_with))
+    return jinja_filters.do_batch(value, linecount, fill_with)
+
+
+def _slice(value: Any, slices: int, fill_with: Any = None) -> Iterator[list[Any]]:
+    meter = METER.get()
+    meter.check_width("slice", slices)
+    meter.charge(int_argument(slices))
+    if fill_with is not None:
+        meter.bounded("slice filling", int_argument(slices) * meter.expanded(fill_with))
+    return jinja_filters.sync_do_slice(value, slices, fill_with)
+
+
+@pass_environment
+def _sum(env: Any, iterable: Any, attribute: str | int | None = None, start: Any = 0) -> Any:
+    # Summing lists or tuples copies the running total at every item: quadratic.
+    if not isinstance(start, int | float):
+        raise BudgetExceeded(f"sum: start must be a number, got {type(start).__name__}")
+    return jinja_filters.sync_do_sum(env, iterable, attribute, start)
+
+
+def _json_shape(value: object, seen: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """Elements of `value` as JSON, and the sum of their nesting depths (for the indentation)."""
+    if not isinstance(value, list | tuple | dict):
+        return 1, 0
+    known = seen.get(id(value))
+    if known is not None:
+        return known
+    count, depths = 1, 0
+    for child in value.values() if isinstance(value, dict) else value:
+        child_count, child_depths = _json_shape(child, seen)
+        count += child_count
+        depths += child_depths + child_count
+    seen[id(value)] = (count, depths)
+    return count, depths
+
+
+@pass_eval_context
+def _tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Markup:
+    meter = METER.get()
+    size = meter.expanded(value)
+    if indent is not None:
+        if not isinstance(indent, int) or not 0 <= indent <= _MAX_JSON_INDENT:
+            raise BudgetExceeded(f"tojson: indent must be an integer 0..{_MAX_JSON_INDENT}")
+        count, depths = _json_shape(value, {})
+        meter.charge(count)
+        size += 2 * count + indent * depths
+    meter.bounded("tojson", size)
+    return jinja_filters.do_tojson(eval_ctx, value, indent)
+
+
+_GUARDED_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
+    "batch": _batch,
+    "center": _center,
+    "format": _format,
+    "indent": _indent,
+    "join": _join,
+    "replace": _replace,
+    "slice": _slice,
+    "sum": _sum,
+    "tojson": _tojson,
+    "truncate": _truncate,
+    "wordwrap": _wordwrap,
+}
+# O(1) on any input and never larger than it: not worth a wrapper.
+_FREE_FILTERS: Final = frozenset({"abs", "attr", "count", "d", "default", "first", "length", "round"})
+# `random` is not deterministic; `pprint` indents by nesting depth (an amplifier) and is for
+# debugging; `urlize` is for HTML and its e-mail pattern backtracks quadratically on crafted words.
+_REMOVED_FILTERS: Final = frozenset({"random", "pprint", "urlize"})
+
+
+# -- the tables the environment installs ------------------------------------------------------------
+
+
+def _charging(func: Callable[..., Any], check_result: bool = True) -> Callable[..., Any]:
+    """Wraps a filter or test: it costs steps for the size of its input; its text result is bounded."""
+    position = 1 if _PassArg.from_obj(func) is not None else 0
+
+    def charged(*args: Any, **kwargs: Any) -> Any:
+        meter = METER.get()
+        meter.charge(item_cost(args[position]))
+        result = func(*args, **kwargs)
+        if check_result and isinstance(result, str) and len(result) > meter.max_output:
+            raise too_large(f"the result of {func.__name__}", len(result), meter.max_output)
+        return result
+
+    return update_wrapper(charged, func)
+
+
+def _charging_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps a test that scans its argument (`in`, comparisons)."""
+
+    def charged(value: Any, other: Any) -> Any:
+        METER.get().charge(scan_cost(other))
+        return func(value, other)
+
+    return update_wrapper(charged, func)
+
+
+def sandbox_filters() -> dict[str, Callable[..., Any]]:
+    """Every filter of the sandbox, by name, the parse-time guards included."""
+    table: dict[str, Callable[..., Any]] = {}
+    for name, func in JINJA_FILTERS.items():
+        if name in _REMOVED_FILTERS:
+            continue
+        chosen = _GUARDED_FILTERS.get(name, func)
+        table[name] = chosen if name in _FREE_FILTERS else _charging(chosen)
+    for name, func in DOMAIN_FILTERS.items():
+        table[name] = _charging(func)
+    table.update(GUARD_FILTERS)
+    return table
+
+
+_SCANNING_TESTS: Final = frozenset(
+    {"in", "==", "eq", "equalto", "!=", "ne", ">", "gt", "greaterthan", ">=", "ge",
+     "<", "lt", "lessthan", "<=", "le"}
+)
+
+
+def sandbox_tests() -> dict[str, Callable[..., Any]]:
+    """Every test of the sandbox, by name: Jinja's, those that scan a value charged."""
+    table = dict(cast("Mapping[str, Callable[..., Any]]", JINJA_TESTS))
+    for name in _SCANNING_TESTS:
+        table[name] = _charging_argument(table[name])
+    for name in ("lower", "upper"):
+        table[name] = _charging(table[name], check_result=False)
+    return table
