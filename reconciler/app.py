@@ -27,7 +27,7 @@ from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem, collapse, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
-from reconciler.errors import SecretError, SnapshotError, SourceError, UnknownDevice
+from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
 from reconciler.shell import sealing
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader, LoadedRevision
@@ -50,14 +50,25 @@ def _json(value: Any) -> str:
 
 
 def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int | None = None) -> list[Problem]:
+    """Validation problems plus render failures of the devices validation found nothing wrong with."""
     problems = list(revision.problems)
     if renderer is not None:
-        problems.extend(map_slices(_render_failures, renderer, list(renderer.fleet.devices), jobs))
+        invalid = revision.build.invalid_devices
+        names = [name for name in renderer.fleet.devices if name not in invalid]
+        problems.extend(revision.locate(map_slices(_render_failures, renderer, names, jobs)))
     return sorted(collapse(problems), key=sort_key)
 
 
 def _render_failures(renderer: Renderer, names: Sequence[str]) -> list[Problem]:
     return renderer.failures(names)
+
+
+def _fleet(loader: FleetLoader, path: Path, rev: str | None) -> LoadedRevision:
+    """Load a fleet for diff or plan, where exit code 2 means "changes": not a fleet is an error (1)."""
+    try:
+        return loader.load(path, rev)
+    except NotAFleetRepository as exc:
+        raise SourceError(str(exc)) from exc
 
 
 def _renderer(revision: LoadedRevision) -> Renderer | None:
@@ -126,15 +137,23 @@ def _problems_outcome(problems: Sequence[Problem], label: str, fmt: str) -> Outc
 def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incremental: bool = True,
          loader: FleetLoader | None = None) -> Outcome:
     loader = loader or FleetLoader()
-    base_revision = loader.load(path, base)
-    head_revision = loader.load(path, head)
+    head_revision = _fleet(loader, path, head)
     if not head_revision.ok:
         return _problems_outcome(_all_problems(head_revision, None), head_revision.label, fmt)
-    if base_revision.build.fleet is None:
+    try:
+        base_revision: LoadedRevision | None = loader.load(path, base)
+    except NotAFleetRepository:
+        base_revision = None  # the change that adds the fleet: every device is new
+    if base_revision is not None and base_revision.build.fleet is None:
         return _problems_outcome(list(base_revision.problems), base_revision.label, fmt)
-    result = diff_revisions(base_revision.renderer(), head_revision.renderer(), base_revision.label,
-                            head_revision.label, incremental=incremental)
-    notes = [] if base_revision.ok else [f"note: the base {base_revision.label} has validation errors"]
+    base_label = base_revision.label if base_revision is not None else f"{base} (no fleet)"
+    result = diff_revisions(base_revision.renderer() if base_revision is not None else None,
+                            head_revision.renderer(), base_label, head_revision.label, incremental=incremental)
+    notes = []
+    if base_revision is None:
+        notes.append(f"note: {path} has no fleet.yaml at {base}: every device counts as added")
+    elif not base_revision.ok:
+        notes.append(f"note: the base {base_revision.label} has validation errors")
     code = CHANGES if detailed and result.has_changes else OK
     if fmt == "json":
         return Outcome(_json(data.diff_data(result)), code, notes)
@@ -149,7 +168,7 @@ def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incr
 def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None, detailed: bool,
          now: dt.datetime | None = None, jobs: int | None = None) -> Outcome:
     snapshot = _snapshot(observed)
-    revision = FleetLoader().load(path, rev)
+    revision = _fleet(FleetLoader(), path, rev)
     if not revision.ok:
         return _problems_outcome(_all_problems(revision, None), revision.label, fmt)
     fleet = revision.build.fleet

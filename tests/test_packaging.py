@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
+from reconciler.shell.library import project_library
 from tests.conftest import PROJECT
 
 
@@ -19,8 +20,6 @@ def test_every_subpackage_is_listed_for_installation() -> None:
 
 def test_the_icom_library_is_importable_as_package_data() -> None:
     """The fleet templates' `icom/` macro library is found through the installed package."""
-    from reconciler.shell.library import project_library
-
     library = project_library()
     assert "icom/firewall.j2" in library
     assert "telephony_rules" in library["icom/firewall.j2"]

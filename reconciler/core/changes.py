@@ -81,10 +81,14 @@ def _keys(change: DeviceChange, by: str) -> tuple[str, ...]:
 _ATTRIBUTES = ("serial", "model", "address")
 
 
-def diff_revisions(base: Renderer, head: Renderer, base_name: str, head_name: str,
+def diff_revisions(base: Renderer | None, head: Renderer, base_name: str, head_name: str,
                    incremental: bool = True) -> RevisionDiff:
-    """A purely computational function: per-device changes from `base` to `head`."""
-    old, new = base.fleet.devices, head.fleet.devices
+    """A purely computational function: per-device changes from `base` to `head`.
+
+    `base` None is a revision without a fleet (the pull request that adds it): every device is added.
+    """
+    old = base.fleet.devices if base is not None else {}
+    new = head.fleet.devices
     changes: list[DeviceChange] = []
     unchanged = rendered = 0
     for name, device in new.items():
@@ -93,6 +97,7 @@ def diff_revisions(base: Renderer, head: Renderer, base_name: str, head_name: st
             changes.append(_added(device, head.render(device)))
             rendered += 1
             continue
+        assert base is not None
         change, did_render = _changed(before, device, base, head, incremental)
         rendered += did_render
         if change is None:

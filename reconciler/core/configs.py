@@ -106,8 +106,18 @@ def parse_config(text: str) -> ParsedConfig:
     values, lengths = builder.values, builder.lengths
     numbered = enumerate(_lines(text), 1)
     for number, line in numbered:
+        if not line or line[0] == "#":
+            continue
         key, equals, value = line.partition("=")
-        refs = _canonical_refs(key) if equals and not value.startswith(_BEGIN_PREFIX) else None
+        if equals and not value.startswith(_BEGIN_PREFIX):
+            refs = _canonical_refs(key)
+            if refs is None:
+                # `[last]` keys are about a third of a templated configuration: resolve them here too.
+                resolved = _resolved_last(key, lengths)
+                if resolved is not None:
+                    key, refs = resolved
+        else:
+            refs = None
         if refs is None:
             _parse_line(builder, number, line, numbered)
             continue
@@ -117,6 +127,33 @@ def parse_config(text: str) -> ParsedConfig:
             if lengths.get(path, 0) < index:
                 lengths[path] = index
     return builder.result()
+
+
+def _resolved_last(key: str, lengths: Mapping[str, int]) -> tuple[str, tuple[tuple[str, int], ...]] | None:
+    """The canonical key of a well-formed assignment with `[last]`, or None for the slow, reporting path."""
+    if key.endswith((".add", ".delete")):
+        return None
+    template = _template(key)
+    if isinstance(template, str):
+        return None
+    resolved = _with_lengths(template, lengths)
+    return None if isinstance(resolved, str) else resolved
+
+
+def _with_lengths(template: tuple[tuple[tuple[str, int], ...], str],
+                  lengths: Mapping[str, int]) -> tuple[str, tuple[tuple[str, int], ...]] | str:
+    """A key template made canonical with the current list lengths, or the path of an empty `[last]` list."""
+    steps, tail = template
+    canonical = ""
+    refs = []
+    for text, explicit in steps:
+        path = canonical + text
+        index = explicit or lengths.get(path, 0)
+        if not index:
+            return path
+        refs.append((path, index))
+        canonical = f"{path}[{index}]"
+    return canonical + tail, tuple(refs)
 
 
 def natural_key(key: str) -> tuple[str | int, ...]:
@@ -268,18 +305,11 @@ def _resolve(builder: _Builder, number: int, key: str) -> tuple[str, tuple[tuple
     if isinstance(template, str):
         builder.fail(number, template)
         return None
-    steps, tail = template
-    canonical = ""
-    refs: list[tuple[str, int]] = []
-    for text, explicit in steps:
-        path = canonical + text
-        index = explicit or builder.lengths.get(path, 0)
-        if not index:
-            builder.fail(number, f"{_excerpt(key)}: [last] refers to the empty list {_excerpt(path)}")
-            return None
-        refs.append((path, index))
-        canonical = f"{path}[{index}]"
-    return canonical + tail, tuple(refs)
+    resolved = _with_lengths(template, builder.lengths)
+    if isinstance(resolved, str):
+        builder.fail(number, f"{_excerpt(key)}: [last] refers to the empty list {_excerpt(resolved)}")
+        return None
+    return resolved
 
 
 @lru_cache(maxsize=1 << 14)

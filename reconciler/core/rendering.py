@@ -77,6 +77,7 @@ class Renderer:
         self.fleet = fleet
         self.templates = templates
         self._closures: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}  # device name → input hash (this renderer's fleet never changes)
         self._memo: dict[str, Rendered] | None = {} if memo else None
         self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
                                "timezone": fleet.spec.timezone}
@@ -92,10 +93,15 @@ class Renderer:
         return {**device.fields, "device": device_context, "site": site, "fleet": self._fleet_context}
 
     def input_hash(self, device: Device) -> str:
-        template = self._closure_hash(device.template) if device.template else "-"
-        packets = "|".join(f"{name}@{self._packet_digest(name)}" for name in device.packets)
-        return digest(template, canonical_json(self.context(device)), device.firmware or "-", packets,
-                      device.config_mode.value)
+        known = self._hashes.get(device.name)
+        if known is None or self.fleet.devices.get(device.name) is not device:
+            template = self._closure_hash(device.template) if device.template else "-"
+            packets = "|".join(f"{name}@{self._packet_digest(name)}" for name in device.packets)
+            known = digest(template, canonical_json(self.context(device)), device.firmware or "-", packets,
+                           device.config_mode.value)
+            if self.fleet.devices.get(device.name) is device:
+                self._hashes[device.name] = known
+        return known
 
     def render(self, device: Device, input_hash: str | None = None) -> Rendered:
         key = input_hash or self.input_hash(device)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core import configs, fieldtypes
+from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.core.fleets import (
     CONTEXT_NAMES,
     DEFAULTS,
@@ -63,6 +64,10 @@ from reconciler.core.problems import Origin, Problem, error, warning
 from reconciler.core.sandbox import TemplateProblem, TemplateSet
 from reconciler.core.secrets import SecretRef, SecretValue
 
+# What a reference names → the file kind that defines it (a broken file of that kind silences "unknown").
+_KIND_OF_REFERENCE = {"device": "devices", "group": "groups", "site": "sites", "template": "template",
+                      "firmware": "firmware", "packet": "packets", "secret": "secrets"}
+
 # D0.1–D0.3
 SERVER_MAX = 1_500
 DATACENTER_MIN = 1_000
@@ -77,6 +82,7 @@ class FleetBuild:
     fleet: Fleet | None
     templates: TemplateSet | None
     problems: tuple[Problem, ...]
+    invalid_devices: frozenset[str] = frozenset()  # devices with errors of their own: not worth rendering
 
     @property
     def ok(self) -> bool:
@@ -87,11 +93,13 @@ def build_fleet(
     loaded: Sequence[LoadedFile],
     files: Mapping[str, SourceFile],
     library: Mapping[str, str],
+    oversized: Mapping[str, int] | None = None,
 ) -> FleetBuild:
     """A purely computational function: resolve and check one revision of a fleet repository.
 
     `loaded` holds every YAML file validated against its kind, `files` every file of the revision
-    (for templates and packet parts), `library` the project's template library (name → source).
+    (for templates and packet parts), `library` the project's template library (name → source),
+    `oversized` the files the shell did not read because of their size (path → bytes).
     """
     problems: list[Problem] = [p for file in loaded for p in file.problems]
     collected = collect(loaded)
@@ -99,23 +107,27 @@ def build_fleet(
         if "fleet" not in collected.broken:
             problems.append(error("no-fleet", "fleet.yaml is missing", Origin("fleet.yaml")))
         return FleetBuild(None, None, tuple(problems))
-    builder = _Builder(collected, files, library)
+    builder = _Builder(collected, files, library, oversized or {})
     fleet = builder.build()
     problems.extend(builder.problems)
     problems.extend(_unknown_files(files, fleet))
-    return FleetBuild(fleet, builder.template_set, tuple(problems))
+    invalid = builder.invalid | {p.device for p in problems if p.is_error and p.device and p.device in fleet.devices}
+    return FleetBuild(fleet, builder.template_set, tuple(problems), frozenset(invalid))
 
 
 class _Builder:
     """Collects problems while it resolves; one instance per `build_fleet` call."""
 
-    def __init__(self, collected: Collected, files: Mapping[str, SourceFile], library: Mapping[str, str]) -> None:
+    def __init__(self, collected: Collected, files: Mapping[str, SourceFile], library: Mapping[str, str],
+                 oversized: Mapping[str, int]) -> None:
         assert collected.fleet is not None
         self.c = collected
         self.fleet_spec: FleetSpec = collected.fleet.spec
         self.files = files
         self.library = library
+        self.oversized = oversized
         self.problems: list[Problem] = []
+        self.invalid: set[str] = set()
         self.template_set: TemplateSet | None = None
 
     def build(self) -> Fleet:
@@ -217,6 +229,10 @@ class _Builder:
         if source is None:
             self.problems.append(error("missing-file", f"part file {path} does not exist", origin))
             return
+        if path in self.oversized:
+            if part_type in ("configuration", "certificate"):  # firmware and containers may be large
+                self._too_large(path)
+            return
         if part_type == "configuration":
             parsed = configs.parse_config(source.data.decode("utf-8", errors="replace"))
             self.problems.extend(
@@ -238,10 +254,18 @@ class _Builder:
 
     # --- templates ----------------------------------------------------------------------------------
 
+    def _too_large(self, path: str) -> None:
+        size = self.oversized[path]
+        message = f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes"
+        self.problems.append(error("file-too-large", message, Origin(path)))
+
     def _templates(self) -> tuple[dict[str, Template], dict[str, str]]:
         sources = dict(self.library)
         for path, source in self.files.items():
             if path.startswith("templates/") and path.endswith(".j2"):
+                if path in self.oversized:
+                    self._too_large(path)
+                    continue
                 sources[path.removeprefix("templates/")] = source.data.decode("utf-8", errors="replace")
         templates: dict[str, Template] = {}
         for name, item in self.c.templates.items():
@@ -277,6 +301,8 @@ class _Builder:
 
     def _check_template_source(self, template: Template) -> None:
         assert self.template_set is not None
+        if template.path in self.oversized:
+            return
         name = template.path.removeprefix("templates/")
         problem = self.template_set.check(name)
         if problem is not None:
@@ -292,7 +318,7 @@ class _Builder:
     # --- references -----------------------------------------------------------------------------------
 
     def _unknown(self, what: str, name: str, known: Iterable[str], origin: Origin, device: str | None = None) -> None:
-        if what in self.c.broken or (what == "template" and "template" in self.c.broken):
+        if _KIND_OF_REFERENCE[what] in self.c.broken:
             return  # a file of that kind is broken: the name may well be in it
         message = f"unknown {what} {name!r}{_suggest(name, known)}"
         self.problems.append(error(f"unknown-{what}", message, origin, device))
@@ -343,6 +369,11 @@ class _Builder:
             if template is not None:
                 fields.check(item, template, names, precedence.of_groups(names), own.fields)
             merged = with_template_defaults(layered.fields, template.spec if template else None)
+            unusable = template is not None and template.path in self.oversized
+            if (layered.template and template is None) or unusable or any(
+                isinstance(v, SecretRef) for v in merged.values()
+            ):
+                self.invalid.add(name)  # an unknown template or secret, reported where it is written
             resolved[name] = _device(spec, item.origin, names, layered, merged, sites)
         fields.report_shared()
         return resolved
@@ -505,6 +536,7 @@ class _FieldChecker:
             return
         entry = self._shared.setdefault((source, name, template.name), (wrong, []))
         entry[1].append(device)
+        self._b.invalid.add(device)
 
     def report_shared(self) -> None:
         for (source, name, template), (wrong, devices) in self._shared.items():
@@ -569,9 +601,22 @@ def _template_problem(problem: TemplateProblem, code: str, device: str | None = 
     return error(code, problem.message, Origin(path, line=problem.line, col=1), device)
 
 
+_FLEET_DIRECTORIES = ("devices/", "templates/", "resources/", "secrets/")
+_ROOT_FILES = ("fleet.yaml", "sites.yaml", "groups.yaml")
+
+
 def _unknown_files(files: Mapping[str, SourceFile], fleet: Fleet) -> Iterator[Problem]:
+    """YAML files in the fleet's directories that no kind claims (a misplaced or misnamed file).
+
+    Files at the root are the operator's own (CI configuration, docs), unless the name is a near
+    miss of a fleet file (`group.yaml`).
+    """
     part_files = {path for packet in fleet.packets.values() for path in packet_files(packet.spec, packet.directory)}
     for path in files:
-        if path.endswith((".yaml", ".yml")) and kind_of(path) is None and path not in part_files:
+        if not path.endswith((".yaml", ".yml")) or kind_of(path) is not None or path in part_files:
+            continue
+        if path.startswith(_FLEET_DIRECTORIES):
             yield warning("unknown-file", "not a known file kind of reconciler/v1; ignored", Origin(path))
+        elif "/" not in path and (close := difflib.get_close_matches(path, _ROOT_FILES, n=1, cutoff=0.75)):
+            yield warning("unknown-file", f"not a fleet file; ignored (did you mean {close[0]}?)", Origin(path))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.core.documents import parse_yaml, too_large
+from reconciler.core.fleets import digest
 from reconciler.core.loading import LoadedFile, load_file, locate_problems
 from reconciler.core.models import kind_of
 from reconciler.core.problems import Problem, sort_key
@@ -25,13 +26,29 @@ from reconciler.shell.library import project_library
 from reconciler.shell.sources import RevisionFiles, read_revision
 
 
+@dataclass
+class _Built:
+    """What one set of file contents builds to, kept for the next load of the same contents."""
+
+    build: FleetBuild
+    problems: tuple[Problem, ...]  # located (file:line:col) and sorted
+    renderer: Renderer | None = None
+
+
 @dataclass(frozen=True)
 class LoadedRevision:
     """One revision of a fleet repository, read, checked and ready to render."""
 
     source: RevisionFiles
-    build: FleetBuild
-    problems: tuple[Problem, ...]  # located (file:line:col) and sorted
+    _built: _Built
+
+    @property
+    def build(self) -> FleetBuild:
+        return self._built.build
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        return self._built.problems
 
     @property
     def label(self) -> str:
@@ -41,33 +58,56 @@ class LoadedRevision:
     def ok(self) -> bool:
         return self.build.ok
 
+    def locate(self, problems: list[Problem]) -> list[Problem]:
+        """Problems found after loading (render failures), with their positions filled in."""
+        return locate_problems(problems, {p: f.data for p, f in self.source.files.items()})
+
     def renderer(self) -> Renderer:
-        assert self.build.fleet is not None and self.build.templates is not None
-        return Renderer(self.build.fleet, self.build.templates)
+        """The revision's renderer (one per content, so the input hashes it computed are kept)."""
+        if self._built.renderer is None:
+            assert self.build.fleet is not None and self.build.templates is not None
+            self._built.renderer = Renderer(self.build.fleet, self.build.templates)
+        return self._built.renderer
 
 
 class FleetLoader:
-    """Loads revisions of fleet repositories; each distinct file is parsed and validated once."""
+    """Loads revisions of fleet repositories; each distinct file is parsed and validated once.
+
+    A revision whose files are all unchanged since an earlier load (same paths, same blob ids)
+    is not even rebuilt: the last few builds are kept by content.
+    """
+
+    KEPT_BUILDS = 4
 
     def __init__(self, library: Mapping[str, str] | None = None) -> None:
         self.library = dict(project_library() if library is None else library)
         self._loaded: dict[tuple[str, str], LoadedFile] = {}
+        self._builds: dict[str, _Built] = {}
         self.parsed = 0  # files parsed by this loader (cache misses), for statistics
 
     def load(self, path: Path, rev: str | None = None) -> LoadedRevision:
         source = read_revision(path, rev)
+        key = _content_key(source)
+        built = self._builds.pop(key, None)
+        if built is None:
+            built = self._build(source)
+        self._builds[key] = built  # most recent last
+        while len(self._builds) > self.KEPT_BUILDS:
+            del self._builds[next(iter(self._builds))]
+        return LoadedRevision(source, built)
+
+    def _build(self, source: RevisionFiles) -> _Built:
         with _gc_paused():
             loaded = self._load_files(source)
-            build = build_fleet(loaded, source.files, self.library)
+            build = build_fleet(loaded, source.files, self.library, source.oversized)
         raw = {p: f.data for p, f in source.files.items()}
-        problems = sorted(locate_problems(build.problems, raw), key=sort_key)
-        return LoadedRevision(source, build, tuple(problems))
+        return _Built(build, tuple(sorted(locate_problems(build.problems, raw), key=sort_key)))
 
     def _load_files(self, source: RevisionFiles) -> list[LoadedFile]:
         loaded = []
         for path, file in source.files.items():
             kind = kind_of(path)
-            if kind is None:
+            if kind is None or path in source.oversized:
                 continue
             key = (path, file.blob)
             done = self._loaded.get(key)
@@ -80,6 +120,12 @@ class FleetLoader:
             if kind is not None:
                 loaded.append(load_file(too_large(path, size), kind))
         return loaded
+
+
+def _content_key(source: RevisionFiles) -> str:
+    entries = sorted((path, file.blob) for path, file in source.files.items())
+    entries.extend(sorted((path, str(size)) for path, size in source.oversized.items()))
+    return digest(*(f"{path}\x00{blob}" for path, blob in entries))
 
 
 @contextmanager

@@ -34,13 +34,22 @@ class RevisionFiles:
     root: Path
     revision: str | None  # a commit id, or None for the working tree
     label: str  # what to call it in output: "working tree" or "<short id> (<rev>)"
-    files: dict[str, SourceFile]
+    files: dict[str, SourceFile]  # oversized files are here too, with their blob id but no data
     oversized: dict[str, int]  # files not read because they exceed MAX_FILE_BYTES: path → size
 
 
 def blob_id(data: bytes) -> str:
     """The id git gives these bytes as a blob (so working-tree files share cache entries with commits)."""
     return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _streamed_blob_id(path: Path, size: int) -> str:
+    """The blob id of a file too large to hold in memory, read in chunks."""
+    digest = hashlib.sha1(b"blob %d\x00" % size, usedforsecurity=False)
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_revision(path: Path, rev: str | None) -> RevisionFiles:
@@ -119,6 +128,7 @@ def _read_file(root: Path, relative: str, files: dict[str, SourceFile], oversize
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             oversized[relative] = size
+            files[relative] = SourceFile(relative, _streamed_blob_id(path, size), b"")
             return
         data = path.read_bytes()
     except OSError as exc:
@@ -138,11 +148,7 @@ def _read_git(root: Path, rev: str) -> RevisionFiles:
     entries = _ls_tree(repo, commit, prefix)
     wanted = {blob: path for path, (blob, size) in entries.items() if size <= MAX_FILE_BYTES}
     contents = _cat_blobs(repo, sorted(set(wanted)))
-    files = {
-        path: SourceFile(path, blob, contents[blob])
-        for path, (blob, size) in entries.items()
-        if size <= MAX_FILE_BYTES
-    }
+    files = {path: SourceFile(path, blob, contents.get(blob, b"")) for path, (blob, size) in entries.items()}
     oversized = {path: size for path, (blob, size) in entries.items() if size > MAX_FILE_BYTES}
     return RevisionFiles(root, commit, f"{commit[:10]} ({rev})", files, oversized)
 

@@ -15,7 +15,8 @@ from reconciler.core.changes import ChangeKind, RevisionDiff, diff_revisions
 from reconciler.core.diffs import KeyChange
 from reconciler.core.observed import ObservedSnapshot
 from reconciler.core.plans import ActionKind, Plan, Status, plan_fleet, plan_from_data, plan_to_data
-from reconciler.core.presenting.markdown import diff_markdown
+from reconciler.core.presenting.markdown import diff_markdown, plan_markdown
+from reconciler.core.presenting.text import plan_text
 from reconciler.core.rendering import DesiredState, Renderer
 from tests.conftest import build, small_fleet
 
@@ -195,6 +196,18 @@ def test_secret_keys_missing_on_the_router_are_added_and_shown_redacted() -> Non
     assert changes == [{"key": PASSWORD_KEY, "old": None, "new": "***"}]
 
 
+def test_plan_text_and_markdown_show_secret_values_as_stars() -> None:
+    """Every plan output shows a secret to be written as `***`, never its marker or sealed value."""
+    r = renderer(plan_files())
+    observed = in_sync(r, "nwk-r01")
+    del observed["config"][PASSWORD_KEY]
+    plan = plan_of(r, observed)
+    for output in (plan_text(plan), plan_markdown(plan)):
+        assert f"+ {PASSWORD_KEY}=***" in output
+        assert "⟦" not in output
+        assert SEALED not in output
+
+
 def test_offline_router_keeps_its_actions_and_says_when_it_was_seen() -> None:
     """An offline router is `offline`, not `changes`; its actions wait."""
     r = renderer(plan_files())
@@ -344,6 +357,19 @@ def test_template_change_affects_only_devices_using_it() -> None:
     assert diff.changes[0].config == (KeyChange("services.ssh.active", "0", "1"),)
     assert diff.rendered == 2  # one device, on both sides
     assert diff.unchanged == 2
+
+
+def test_template_rewrite_with_the_same_keys_and_values_is_no_change() -> None:
+    """Configuration is compared parsed: reordered lines and `[last]` spelled as `[1]` change nothing."""
+    head = small_fleet()
+    lines = head["templates/base.j2"].splitlines(keepends=True)
+    head["templates/base.j2"] = "".join([*lines[4:6], lines[0], lines[1], lines[2],
+                                         lines[3].replace("[last]", "[1]"), *lines[6:]])
+    assert head["templates/base.j2"] != small_fleet()["templates/base.j2"]
+    diff = revision_diff(small_fleet(), head)
+    assert diff.changes == ()
+    assert diff.unchanged == 3
+    assert diff.rendered == 6
 
 
 def test_firmware_template_and_mode_changes_are_named() -> None:

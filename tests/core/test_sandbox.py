@@ -574,3 +574,33 @@ def test_render_budget_needs_positive_limits(budget: dict[str, int]) -> None:
     """A budget of zero or less is a programming error."""
     with pytest.raises(ValueError, match="positive"):
         RenderBudget(**budget)
+
+
+def test_an_imported_module_costs_every_render_the_same_steps() -> None:
+    """The cached module of an import is charged what building it cost, so the budget's cut-off never moves."""
+    sources = {
+        "lib.j2": "{% for i in range(50) %}{% endfor %}{% macro m() %}x{% endmacro %}",
+        "main.j2": '{% import "lib.j2" as lib %}{{ lib.m() }}',
+    }
+    outcomes = set()
+    for steps in range(40, 80):
+        templates = TemplateSet(sources, RenderBudget(max_steps=steps))
+        verdicts = []
+        for _ in range(3):  # the first render builds the module, later ones reuse it
+            try:
+                verdicts.append(templates.render("main.j2", {}))
+            except TemplateProblem as problem:
+                verdicts.append(problem.kind)
+        assert len(set(verdicts)) == 1, f"max_steps={steps}: {verdicts}"
+        outcomes.add(verdicts[0])
+    assert outcomes == {"budget", "x"}
+
+
+def test_a_module_that_exports_a_namespace_is_built_afresh_for_every_render() -> None:
+    """A namespace one render changes is never seen by the next one."""
+    sources = {
+        "lib.j2": "{% set counter = namespace(n=0) %}",
+        "main.j2": '{% import "lib.j2" as lib %}{% set c = lib.counter %}{% set c.n = c.n + 1 %}{{ c.n }}',
+    }
+    templates = TemplateSet(sources)
+    assert [templates.render("main.j2", {}) for _ in range(3)] == ["1", "1", "1"]

@@ -307,6 +307,60 @@ def test_a_known_secret_resolves_without_problems() -> None:
     assert problems(files) == []
 
 
+def test_unknown_secret_in_a_group_is_reported_once_at_the_group() -> None:
+    """A `!secret` of a group field that no secrets file holds: one error where it is written."""
+    files = small_fleet()
+    files["groups.yaml"] = files["groups.yaml"].replace("{apn: internet.m2m}", "{apn: !secret apn-key}")
+    assert problems(files) == ["groups.yaml:7:19: error: unknown secret 'apn-key' (field 'apn') [unknown-secret]"]
+
+
+def test_template_that_does_not_support_the_model_is_an_error_at_the_model() -> None:
+    """A template restricted to models is an error for a device of another model."""
+    files = small_fleet()
+    files["templates/base.yaml"] = "models: [MRX5 LTE]\n" + files["templates/base.yaml"]
+    assert problems(files) == [
+        "devices/all.yaml:16:12: error: template 'base' does not support model 'MRX6 DSL' (supports MRX5 LTE) "
+        "[template-incompatible]"
+    ]
+
+
+def test_device_without_any_template_is_a_warning() -> None:
+    """No template at any level: a warning that the configuration is not managed, not an error."""
+    files = small_fleet()
+    files["fleet.yaml"] = files["fleet.yaml"].replace("  template: base\n", "")
+    files["groups.yaml"] = files["groups.yaml"].replace("    selector: {site: [berlin]}\n",
+                                                        "    selector: {site: [berlin]}\n    template: base\n")
+    result = build(files)
+    assert result.ok
+    assert problems(files) == [
+        "devices/all.yaml:14:5: warning: device 'nwk-r01' has no template: its configuration is not managed "
+        "[no-template]"
+    ]
+
+
+def test_unknown_yaml_file_in_a_fleet_directory_is_a_warning() -> None:
+    """A YAML file in resources/ (or devices/, ...) that matches no kind is reported as a warning."""
+    files = {**small_fleet(), "resources/other.yaml": "a: 1\n", "templates/lib/vars.yaml": "b: 2\n"}
+    assert sorted(problems(files)) == [
+        "resources/other.yaml:1:1: warning: not a known file kind of reconciler/v1; ignored [unknown-file]",
+        "templates/lib/vars.yaml:1:1: warning: not a known file kind of reconciler/v1; ignored [unknown-file]",
+    ]
+
+
+def test_other_files_at_the_root_are_ignored() -> None:
+    """A README and CI configuration next to fleet.yaml are not fleet files: no problems (docs: ignored)."""
+    files = {**small_fleet(), "README.md": "# fleet\n", "bitbucket-pipelines.yml": "pipelines: {default: []}\n"}
+    assert problems(files) == []
+
+
+def test_packet_part_files_are_not_unknown_files() -> None:
+    """A YAML file shipped as a packet part is part of the packet, not an unknown file."""
+    files = {**small_fleet(),
+             "resources/packets/p.yaml": "packets:\n  - {name: p1, parts: [{type: script, file: files/x.yaml}]}\n",
+             "resources/packets/files/x.yaml": "a: 1\n"}
+    assert problems(files) == []
+
+
 # --- a broken file hides its names, but not behind spurious "unknown" errors --------------------------------
 
 
@@ -506,6 +560,30 @@ def test_many_devices_failing_the_same_way_collapse_into_one_problem(fleet_dir: 
     assert out[1].endswith("8 devices): 1 error, 0 warnings")
 
 
+def test_validate_reports_an_unknown_template_once_at_its_position(fleet_dir: FleetDir,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown default template is one error at fleet.yaml, not also an unpositioned render error per device."""
+    files = small_fleet()
+    files["fleet.yaml"] = files["fleet.yaml"].replace("template: base", "template: bsae")
+    assert main(["validate", str(fleet_dir(files))]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:-1] == ["fleet.yaml:6:13: error: unknown template 'bsae' (did you mean 'base'?) [unknown-template]"]
+    assert out[-1].endswith("3 devices): 1 error, 0 warnings")
+
+
+def test_validate_reports_a_missing_field_once(fleet_dir: FleetDir, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing required field is one error at the device, not also a render error for the same device."""
+    files = small_fleet()
+    files["devices/all.yaml"] = files["devices/all.yaml"].replace("    fields: {lan_network: 192.168.20.0/24}\n", "")
+    assert main(["validate", str(fleet_dir(files))]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:-1] == [
+        "devices/all.yaml:14:5: error: device 'nwk-r01' lacks field 'lan_network', required by template 'base' "
+        "as ipv4_network [missing-field]"
+    ]
+    assert out[-1].endswith("3 devices): 1 error, 0 warnings")
+
+
 # --- scale (D0.1–D0.3) ---------------------------------------------------------------------------------------
 
 APPROVAL = "approval: {reference: INSYS-REV-1, approved_by: J. Example, approved_on: 2026-03-02, max_devices: %d}\n"
@@ -606,4 +684,12 @@ def test_schema_and_reference_problems_of_different_files_come_together() -> Non
     assert problems(files) == [
         "secrets/a.yaml:2:45: error: unknown key 'descripton' (did you mean 'description'?) [unknown-key]",
         "devices/all.yaml:19:15: error: unknown template 'nope' [unknown-template]",
+    ]
+
+
+def test_a_misnamed_root_file_gets_a_did_you_mean() -> None:
+    """`group.yaml` next to fleet.yaml is almost certainly meant as groups.yaml: warn, naming it."""
+    files = {**small_fleet(), "group.yaml": "groups: []\n"}
+    assert [str(p) for p in problems(files)] == [
+        "group.yaml:1:1: warning: not a fleet file; ignored (did you mean groups.yaml?) [unknown-file]"
     ]

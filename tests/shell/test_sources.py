@@ -9,7 +9,7 @@ import pytest
 from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.errors import NotAFleetRepository, RevisionNotFound
 from reconciler.shell.loading import FleetLoader
-from reconciler.shell.sources import WORKING_TREE, read_revision
+from reconciler.shell.sources import WORKING_TREE, blob_id, read_revision
 from tests.conftest import GitRepo, small_fleet, write_tree
 
 SUBDIR = "infra/fleet"
@@ -115,16 +115,29 @@ def test_revision_without_the_fleet_is_not_a_fleet_repository(git_repo: GitRepo)
         read_revision(git_repo.root / SUBDIR, first)
 
 
+def test_loader_parses_each_distinct_file_once_across_revisions(git_repo: GitRepo) -> None:
+    """Loading HEAD and a working tree that changed one file parses that one file again, nothing else."""
+    git_repo.commit(in_subdir(small_fleet()))
+    write_tree(git_repo.root, in_subdir({"groups.yaml": small_fleet()["groups.yaml"] + "# edited\n"}))
+    loader = FleetLoader()
+    yaml_files = [path for path in small_fleet() if path.endswith(".yaml")]
+    assert loader.load(git_repo.root / SUBDIR, "HEAD").ok
+    assert loader.parsed == len(yaml_files)
+    assert loader.load(git_repo.root / SUBDIR).ok
+    assert loader.parsed == len(yaml_files) + 1
+
+
 def oversized(size: int = MAX_FILE_BYTES + 1) -> bytes:
     line = b"# padding padding padding padding padding padding padding padding\n"
     return (line * (size // len(line) + 1))[:size]
 
 
 def test_yaml_file_over_the_size_limit_is_a_problem_not_read(tmp_path: Path) -> None:
-    """A devices file over 32 MiB is not read; validation reports it at the file."""
+    """A devices file over 32 MiB is not held in memory (only its blob id); validation reports it at the file."""
     root = write_tree(tmp_path / "fleet", {**small_fleet(), "devices/huge.yaml": oversized()})
     source = read_revision(root, None)
-    assert "devices/huge.yaml" not in source.files
+    assert source.files["devices/huge.yaml"].data == b""
+    assert source.files["devices/huge.yaml"].blob == blob_id(oversized())
     assert source.oversized == {"devices/huge.yaml": MAX_FILE_BYTES + 1}
     problems = [str(p) for p in FleetLoader().load(root).problems]
     assert problems == [
@@ -137,7 +150,8 @@ def test_file_over_the_size_limit_at_a_revision_is_not_read(git_repo: GitRepo) -
     """At a git revision, an oversized blob is listed as oversized, not fetched."""
     git_repo.commit(in_subdir({**small_fleet(), "devices/huge.yaml": oversized().decode()}))
     source = read_revision(git_repo.root / SUBDIR, "HEAD")
-    assert "devices/huge.yaml" not in source.files
+    assert source.files["devices/huge.yaml"].data == b""
+    assert source.files["devices/huge.yaml"].blob == git_repo.git("rev-parse", f"HEAD:{SUBDIR}/devices/huge.yaml")
     assert source.oversized == {"devices/huge.yaml": MAX_FILE_BYTES + 1}
     assert [p.code for p in FleetLoader().load(git_repo.root / SUBDIR, "HEAD").problems] == ["file-too-large"]
 

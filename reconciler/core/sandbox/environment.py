@@ -72,12 +72,17 @@ class _CapturingCodeGenerator(CodeGenerator):
 
 
 class _SandboxTemplate(Template):
-    """A template whose imported modules count their text and are built afresh for each import.
+    """A template whose imported modules count their text, and cost every render the same.
 
-    Jinja caches the module of an import without context on the template. Its first render would
-    then pay for building it and later renders would not, and a render close to the budget would
-    pass or fail depending on what ran before it in the same `TemplateSet`.
+    Jinja caches the module of an import without context on the template, so its first render
+    would pay for building it and later renders would not: a render close to the budget would
+    pass or fail depending on what ran before it. Here the module is cached together with what
+    building it cost, and every import (the first or a later one) is charged exactly that. A
+    module that exports a namespace (the one value a template can change) is built afresh each
+    time, so one render can never see what another did.
     """
+
+    _shared_module: tuple[TemplateModule, int, int] | None = None
 
     def make_module(
         self,
@@ -95,7 +100,17 @@ class _SandboxTemplate(Template):
             missing = ctx.globals_keys - self.globals.keys()
             if missing:
                 return self.make_module({key: ctx.parent[key] for key in missing})
-        return self.make_module()
+        meter = METER.get()
+        if self._shared_module is not None:
+            module, steps, captured = self._shared_module
+            meter.charge(steps)
+            meter.capture(captured)
+            return module
+        steps_before, captured_before = meter.steps_left, meter.captured_left
+        module = self.make_module()
+        if not any(isinstance(value, Namespace) for value in module.__dict__.values()):
+            self._shared_module = (module, steps_before - meter.steps_left, captured_before - meter.captured_left)
+        return module
 
 
 def _render_block(meter: Meter, reference: BlockReference) -> str:

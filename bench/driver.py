@@ -1,0 +1,70 @@
+"""One benchmarked operation in a fresh process (cold): prints its timings and peak memory as JSON.
+
+    python -m bench.driver plan FLEET --observed FILE --jobs 1
+    python -m bench.driver diff FLEET --base HEAD [--warm]
+
+Imports are timed apart from the operation, so "cold" means: nothing parsed, rendered or cached
+yet, as for a CLI run, without the interpreter's own start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+started = time.perf_counter()
+from pathlib import Path  # noqa: E402
+
+from reconciler import app  # noqa: E402
+from reconciler.shell.loading import FleetLoader  # noqa: E402
+
+imported = time.perf_counter()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("op", choices=("validate", "plan", "diff"))
+    parser.add_argument("fleet", type=Path)
+    parser.add_argument("--observed", type=Path)
+    parser.add_argument("--base", default="HEAD")
+    parser.add_argument("--jobs", type=int)
+    parser.add_argument("--warm", action="store_true", help="diff: run twice with one loader, time the second")
+    args = parser.parse_args()
+    result: dict[str, object] = {"import_s": round(imported - started, 3)}
+    begin = time.perf_counter()
+    if args.op == "validate":
+        outcome = app.validate(args.fleet, None, "json", jobs=args.jobs)
+    elif args.op == "plan":
+        outcome = app.plan(args.fleet, args.observed, None, "json", None, False, jobs=args.jobs)
+    else:
+        loader = FleetLoader()
+        outcome = app.diff(args.fleet, args.base, None, "json", False, loader=loader)
+        if args.warm:
+            result["cold_s"] = round(time.perf_counter() - begin, 3)
+            parsed_before = loader.parsed
+            begin = time.perf_counter()
+            outcome = app.diff(args.fleet, args.base, None, "json", False, loader=loader)
+            result["files_parsed_warm"] = loader.parsed - parsed_before
+    result["op_s"] = round(time.perf_counter() - begin, 3)
+    result["exit_code"] = outcome.exit_code
+    summary = json.loads(outcome.output) if outcome.output else {}
+    for key in ("changed_devices", "unchanged_devices", "errors", "counts"):
+        if key in summary:
+            result[key] = summary[key]
+    result["max_rss_mb"] = peak_rss_mb()
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
