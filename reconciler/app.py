@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from reconciler.core.changes import diff_revisions
+from reconciler.core.changes import DeviceChange, assemble_diff, compare_devices, diff_work
 from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
 from reconciler.core.models import FleetSpec, kind_of
@@ -135,7 +135,7 @@ def _problems_outcome(problems: Sequence[Problem], label: str, fmt: str) -> Outc
 
 
 def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incremental: bool = True,
-         loader: FleetLoader | None = None) -> Outcome:
+         loader: FleetLoader | None = None, jobs: int | None = None) -> Outcome:
     loader = loader or FleetLoader()
     head_revision = _fleet(loader, path, head)
     if not head_revision.ok:
@@ -147,8 +147,10 @@ def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incr
     if base_revision is not None and base_revision.build.fleet is None:
         return _problems_outcome(list(base_revision.problems), base_revision.label, fmt)
     base_label = base_revision.label if base_revision is not None else f"{base} (no fleet)"
-    result = diff_revisions(base_revision.renderer() if base_revision is not None else None,
-                            head_revision.renderer(), base_label, head_revision.label, incremental=incremental)
+    renderers = (base_revision.renderer() if base_revision is not None else None, head_revision.renderer())
+    work = diff_work(*renderers, incremental=incremental)
+    compared = map_slices(_compare_slice, renderers, list(work.to_render), jobs)
+    result = assemble_diff(work, compared, base_label, head_revision.label)
     notes = []
     if base_revision is None:
         notes.append(f"note: {path} has no fleet.yaml at {base}: every device counts as added")
@@ -186,6 +188,10 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     if fmt == "markdown":
         return Outcome(markdown.plan_markdown(result), code, notes)
     return Outcome(text.plan_text(result), code, notes)
+
+
+def _compare_slice(renderers: tuple[Renderer | None, Renderer], names: Sequence[str]) -> list[DeviceChange | None]:
+    return compare_devices(renderers[0], renderers[1], names)
 
 
 def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice]], names: Sequence[str]) -> list[DevicePlan]:

@@ -65,6 +65,7 @@ def _add_diff(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--format", choices=FORMATS, default="text")
     command.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when devices change")
     command.add_argument("--full", action="store_true", help="re-render every device (default: only changed inputs)")
+    _jobs(command)
 
 
 def _add_plan(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -107,7 +108,8 @@ def run(argv: Sequence[str]) -> app.Outcome:
         path, device = _render_args(args.args)
         return app.render(path, device, args.rev, args.format)
     if args.command == "diff":
-        return app.diff(args.path, args.base, args.head, args.format, args.detailed_exitcode, not args.full)
+        return app.diff(args.path, args.base, args.head, args.format, args.detailed_exitcode, not args.full,
+                        jobs=args.jobs)
     if args.command == "plan":
         return app.plan(args.path, args.observed, args.rev, args.format, args.out, args.detailed_exitcode,
                         jobs=args.jobs)

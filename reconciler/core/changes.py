@@ -9,6 +9,7 @@ check that both give the same answer).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -81,43 +82,64 @@ def _keys(change: DeviceChange, by: str) -> tuple[str, ...]:
 _ATTRIBUTES = ("serial", "model", "address")
 
 
-def diff_revisions(base: Renderer | None, head: Renderer, base_name: str, head_name: str,
-                   incremental: bool = True) -> RevisionDiff:
-    """A purely computational function: per-device changes from `base` to `head`.
+@dataclass(frozen=True)
+class DiffWork:
+    """What a diff must render: devices whose inputs changed, or that are new (the rest is settled)."""
+
+    to_render: tuple[str, ...]  # head device names
+    settled: tuple[DeviceChange, ...]  # removed devices, and changes of attributes only
+    unchanged: int
+    renders: int  # templates rendered on both sides together: the work proportional to the change
+
+
+def diff_work(base: Renderer | None, head: Renderer, incremental: bool = True) -> DiffWork:
+    """A purely computational function: sort the devices by what a diff has to do with them.
 
     `base` None is a revision without a fleet (the pull request that adds it): every device is added.
     """
     old = base.fleet.devices if base is not None else {}
-    new = head.fleet.devices
-    changes: list[DeviceChange] = []
-    unchanged = rendered = 0
-    for name, device in new.items():
+    to_render: list[str] = []
+    settled: list[DeviceChange] = []
+    unchanged = 0
+    for name, device in head.fleet.devices.items():
         before = old.get(name)
-        if before is None:
-            changes.append(_added(device, head.render(device)))
-            rendered += 1
-            continue
-        assert base is not None
-        change, did_render = _changed(before, device, base, head, incremental)
-        rendered += did_render
-        if change is None:
-            unchanged += 1
+        if before is None or base is None or not incremental or base.input_hash(before) != head.input_hash(device):
+            to_render.append(name)
+        elif attributes := _attributes(before, device):
+            settled.append(_change(device, ChangeKind.CHANGED, attributes=attributes))
         else:
-            changes.append(change)
-    changes.extend(_removed(device) for name, device in old.items() if name not in new)
-    changes.sort(key=lambda c: c.device)
-    return RevisionDiff(base_name, head_name, tuple(changes), unchanged, rendered)
+            unchanged += 1
+    settled.extend(_removed(device) for name, device in old.items() if name not in head.fleet.devices)
+    renders = len(to_render) + sum(1 for name in to_render if name in old)
+    return DiffWork(tuple(to_render), tuple(settled), unchanged, renders)
 
 
-def _changed(before: Device, after: Device, base: Renderer, head: Renderer,
-             incremental: bool) -> tuple[DeviceChange | None, int]:
-    attributes = _attributes(before, after)
-    old_hash, new_hash = base.input_hash(before), head.input_hash(after)
-    if incremental and old_hash == new_hash:
-        return (_change(after, ChangeKind.CHANGED, attributes=attributes) if attributes else None), 0
-    old_state, new_state = base.render(before, old_hash), head.render(after, new_hash)
-    change = _compare(after, old_state, new_state, attributes)
-    return change, 2
+def compare_devices(base: Renderer | None, head: Renderer, names: Iterable[str]) -> list[DeviceChange | None]:
+    """Render the named head devices (and their base versions) and compare; None where nothing changes."""
+    old = base.fleet.devices if base is not None else {}
+    results: list[DeviceChange | None] = []
+    for name in names:
+        device, before = head.fleet.devices[name], old.get(name)
+        if before is None or base is None:
+            results.append(_added(device, head.render(device)))
+        else:
+            results.append(_compare(device, base.render(before), head.render(device), _attributes(before, device)))
+    return results
+
+
+def assemble_diff(work: DiffWork, compared: Iterable[DeviceChange | None], base_name: str,
+                  head_name: str) -> RevisionDiff:
+    found = [change for change in compared if change is not None]
+    unchanged = work.unchanged + len(work.to_render) - len(found)
+    changes = sorted([*found, *work.settled], key=lambda c: c.device)
+    return RevisionDiff(base_name, head_name, tuple(changes), unchanged, work.renders)
+
+
+def diff_revisions(base: Renderer | None, head: Renderer, base_name: str, head_name: str,
+                   incremental: bool = True) -> RevisionDiff:
+    """A purely computational function: per-device changes from `base` to `head` (all in one go)."""
+    work = diff_work(base, head, incremental)
+    return assemble_diff(work, compare_devices(base, head, work.to_render), base_name, head_name)
 
 
 def _compare(device: Device, old: DesiredState | RenderFailure, new: DesiredState | RenderFailure,

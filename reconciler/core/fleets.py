@@ -184,9 +184,15 @@ def memberships(groups: Sequence[GroupSpec], devices: Sequence[DeviceSpec]) -> d
     """Device name → the groups it belongs to, in declared group order (their precedence)."""
     known = {group.name for group in groups}
     members: dict[str, set[str]] = {group.name: set(group.members) for group in groups}
+    by_site: dict[str | None, list[DeviceSpec]] = {}
+    for device in devices:
+        by_site.setdefault(device.site, []).append(device)
     for group in groups:
-        if group.selector is not None:
-            members[group.name].update(d.name for d in devices if selects(group.selector, d))
+        selector = group.selector
+        if selector is not None:
+            # A site selector only needs to look at the devices of its sites.
+            candidates = devices if selector.site is None else [d for s in selector.site for d in by_site.get(s, ())]
+            members[group.name].update(d.name for d in candidates if selects(selector, d))
     for device in devices:
         for name in device.groups:
             if name in known:
@@ -289,16 +295,9 @@ class Precedence:
         )
 
 
-def with_template_defaults(fields: dict[str, Any], template: TemplateSpec | None) -> dict[str, Any]:
-    """Declared defaults for the fields precedence left unset."""
-    if template is None:
-        return fields
-    missing = {
-        name: spec.default
-        for name, spec in template.fields.items()
-        if name not in fields and "default" in spec.model_fields_set
-    }
-    return {**fields, **missing} if missing else fields
+def template_defaults(template: TemplateSpec) -> dict[str, Any]:
+    """The declared defaults of a template's fields: `{**defaults, **merged}` fills what precedence left unset."""
+    return {name: spec.default for name, spec in template.fields.items() if "default" in spec.model_fields_set}
 
 
 def resolve_secrets(fields: Mapping[str, Any], secrets: Mapping[str, SecretValue]) -> Mapping[str, Any]:

@@ -81,10 +81,11 @@ class Renderer:
         self._memo: dict[str, Rendered] | None = {} if memo else None
         self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
                                "timezone": fleet.spec.timezone}
+        self._sites = {name: site.model_dump(mode="python") for name, site in fleet.sites.items()}
 
     def context(self, device: Device) -> dict[str, Any]:
         """What the template sees (documented in docs/fleet-repository.md)."""
-        site = device.site.model_dump(mode="python") if device.site is not None else None
+        site = dict(self._sites[device.site.name]) if device.site is not None else None
         device_context = {
             "name": device.name, "serial": device.serial, "model": device.model, "address": device.address,
             "site": device.site.name if device.site else None, "groups": list(device.groups),

@@ -45,7 +45,7 @@ from reconciler.core.fleets import (
     packet_files,
     part_file,
     resolve_secrets,
-    with_template_defaults,
+    template_defaults,
 )
 from reconciler.core.loading import LoadedFile
 from reconciler.core.models import (
@@ -128,6 +128,8 @@ class _Builder:
         self.oversized = oversized
         self.problems: list[Problem] = []
         self.invalid: set[str] = set()
+        self._unresolved: set[int] = set()  # layers (defaults, groups) with an unknown secret …
+        self._unresolved_fields: set[str] = set()  # … in these fields
         self.template_set: TemplateSet | None = None
 
     def build(self) -> Fleet:
@@ -357,6 +359,7 @@ class _Builder:
                  secrets: Mapping[str, SecretValue]) -> dict[str, Device]:
         precedence = self._precedence(groups, secrets)
         fields = _FieldChecker(self, list(groups.values()))
+        defaults = {name: template_defaults(template.spec) for name, template in templates.items()}
         resolved: dict[str, Device] = {}
         for name, item in devices.items():
             spec: DeviceSpec = item.spec
@@ -368,33 +371,43 @@ class _Builder:
             self._check_device_resources(item, layered, template, firmware, packets)
             if template is not None:
                 fields.check(item, template, names, precedence.of_groups(names), own.fields)
-            merged = with_template_defaults(layered.fields, template.spec if template else None)
-            unusable = template is not None and template.path in self.oversized
-            if (layered.template and template is None) or unusable or any(
-                isinstance(v, SecretRef) for v in merged.values()
-            ):
-                self.invalid.add(name)  # an unknown template or secret, reported where it is written
+            merged = {**defaults[template.name], **layered.fields} if template is not None else layered.fields
+            if self._unusable(layered, template, names):
+                self.invalid.add(name)
             resolved[name] = _device(spec, item.origin, names, layered, merged, sites)
         fields.report_shared()
         return resolved
 
+    def _unusable(self, layered: Layered, template: Template | None, names: tuple[str, ...]) -> bool:
+        """An unknown or unreadable template, or an unknown secret: reported where written, not rendered."""
+        if layered.template is not None and (template is None or template.path in self.oversized):
+            return True
+        return bool(self._unresolved & {layered.sources.get(n, DEVICE) for n in self._unresolved_fields})
+
     def _precedence(self, groups: Mapping[str, Located], secrets: Mapping[str, SecretValue]) -> Precedence:
         defaults = self.fleet_spec.defaults
-        default_fields = self._resolved(defaults.fields, Origin("fleet.yaml", ("defaults", "fields")), secrets)
+        default_fields = self._resolved(defaults.fields, Origin("fleet.yaml", ("defaults", "fields")), secrets,
+                                        source=DEFAULTS)
         layers = {
-            name: layer_of(index, item.spec, self._resolved(item.spec.fields, item.origin.child("fields"), secrets))
+            name: layer_of(index, item.spec, self._resolved(item.spec.fields, item.origin.child("fields"), secrets,
+                                                            source=index))
             for index, (name, item) in enumerate(groups.items())
         }
         return Precedence(layer_of(DEFAULTS, defaults, default_fields), layers)
 
     def _resolved(self, fields: Mapping[str, Any], origin: Origin, secrets: Mapping[str, SecretValue],
-                  device: str | None = None) -> Mapping[str, Any]:
+                  device: str | None = None, source: int = DEVICE) -> Mapping[str, Any]:
         """One layer's fields with `!secret` references resolved; unknown secrets reported where written."""
         for name, value in fields.items():
             for ref in _secret_refs(value):
                 if ref.name not in secrets and "secrets" not in self.c.broken:
                     message = f"unknown secret {ref.name!r}{_suggest(ref.name, secrets)} (field {name!r})"
                     self.problems.append(error("unknown-secret", message, origin.child(name), device))
+                    if device is not None:
+                        self.invalid.add(device)
+                    else:
+                        self._unresolved.add(source)
+                        self._unresolved_fields.add(name)
         return resolve_secrets(fields, secrets)
 
     def _check_device_references(self, item: Located, groups: Mapping[str, Located], sites: Mapping[str, Located],

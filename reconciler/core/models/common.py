@@ -171,8 +171,14 @@ Address = Annotated[
 ]
 
 
+_PLAIN_HTTPS = re.compile(r"https://([A-Za-z0-9.-]+)/?")
+
+
 def normalized_address(address: str) -> str:
     """host:port with defaults filled in, for detecting two devices at one address."""
+    plain = _PLAIN_HTTPS.fullmatch(address)  # the common case, without urlsplit's cost
+    if plain is not None:
+        return f"{plain.group(1).lower()}:443"
     parts = urlsplit(address if "://" in address else f"https://{address}")
     port = parts.port or (80 if parts.scheme == "http" else 443)
     return f"{(parts.hostname or '').lower()}:{port}"
