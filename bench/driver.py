@@ -59,7 +59,7 @@ def main() -> None:
     result["op_s"] = round(time.perf_counter() - begin, 3)
     result["exit_code"] = outcome.exit_code
     summary = json.loads(outcome.output) if outcome.output else {}
-    for key in ("changed_devices", "unchanged_devices", "errors", "counts"):
+    for key in ("changed_devices", "unchanged_devices", "renders", "errors", "counts"):
         if key in summary:
             result[key] = summary[key]
     result["max_rss_mb"] = peak_rss_mb()

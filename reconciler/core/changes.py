@@ -103,7 +103,9 @@ def diff_work(base: Renderer | None, head: Renderer, incremental: bool = True) -
     unchanged = 0
     for name, device in head.fleet.devices.items():
         before = old.get(name)
-        if before is None or base is None or not incremental or base.input_hash(before) != head.input_hash(device):
+        if before is device and incremental:  # reused by a build of the same environment: same inputs
+            unchanged += 1
+        elif before is None or base is None or not incremental or base.input_hash(before) != head.input_hash(device):
             to_render.append(name)
         elif attributes := _attributes(before, device):
             settled.append(_change(device, ChangeKind.CHANGED, attributes=attributes))

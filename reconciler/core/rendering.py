@@ -66,6 +66,20 @@ class RenderFailure:
 Rendered = DesiredState | RenderFailure
 
 
+class HashMemo:
+    """Input hashes by device object (holding each device, so its id stays unique while remembered)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[Device, str]] = {}
+
+    def get(self, device: Device) -> str | None:
+        entry = self._entries.get(id(device))
+        return entry[1] if entry is not None and entry[0] is device else None
+
+    def put(self, device: Device, value: str) -> None:
+        self._entries[id(device)] = (device, value)
+
+
 class Renderer:
     """Renders the devices of one fleet revision (pure: no I/O).
 
@@ -73,11 +87,14 @@ class Renderer:
     more than once; a whole-fleet pass leaves it off so it never holds every configuration at once.
     """
 
-    def __init__(self, fleet: Fleet, templates: TemplateSet, memo: bool = False) -> None:
+    def __init__(self, fleet: Fleet, templates: TemplateSet, memo: bool = False,
+                 hashes: HashMemo | None = None) -> None:
         self.fleet = fleet
         self.templates = templates
         self._closures: dict[str, str] = {}
-        self._hashes: dict[str, str] = {}  # device name → input hash (this renderer's fleet never changes)
+        # Input hashes by device object; a caller may share the memo between renderers of builds
+        # that differ only in devices/ (a device object reused by such a build has the same hash).
+        self._hashes = hashes if hashes is not None else HashMemo()
         self._memo: dict[str, Rendered] | None = {} if memo else None
         self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
                                "timezone": fleet.spec.timezone}
@@ -94,14 +111,13 @@ class Renderer:
         return {**device.fields, "device": device_context, "site": site, "fleet": self._fleet_context}
 
     def input_hash(self, device: Device) -> str:
-        known = self._hashes.get(device.name)
-        if known is None or self.fleet.devices.get(device.name) is not device:
+        known = self._hashes.get(device)
+        if known is None:
             template = self._closure_hash(device.template) if device.template else "-"
             packets = "|".join(f"{name}@{self._packet_digest(name)}" for name in device.packets)
             known = digest(template, canonical_json(self.context(device)), device.firmware or "-", packets,
                            device.config_mode.value)
-            if self.fleet.devices.get(device.name) is device:
-                self._hashes[device.name] = known
+            self._hashes.put(device, known)
         return known
 
     def render(self, device: Device, input_hash: str | None = None) -> Rendered:

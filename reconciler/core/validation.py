@@ -75,6 +75,37 @@ DATACENTER_MAX = 20_000
 APPROVAL_ABOVE = 5_000
 
 
+@dataclass(frozen=True, slots=True)
+class _Resolution:
+    """What resolving one device found, to replay when the same spec is built again."""
+
+    spec: DeviceSpec  # held so its id stays unique while remembered
+    groups: tuple[str, ...]
+    device: Device
+    problems: tuple[Problem, ...]
+    shared: tuple[tuple[int, str, str, str], ...]  # (layer, field, template, what is wrong)
+    invalid: bool
+
+
+class DeviceMemo:
+    """Resolved devices, valid for builds whose files other than devices/*.yaml are all the same.
+
+    With the same fleet.yaml, groups, sites, templates, resources and secrets, what a device
+    resolves to is a function of its own spec; a build of a revision that changed one devices
+    file reuses every other device (the shell keeps one memo per set of those files).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Resolution] = {}
+
+    def get(self, spec: DeviceSpec, groups: tuple[str, ...]) -> _Resolution | None:
+        entry = self._entries.get(id(spec))
+        return entry if entry is not None and entry.spec is spec and entry.groups == groups else None
+
+    def put(self, entry: _Resolution) -> None:
+        self._entries[id(entry.spec)] = entry
+
+
 @dataclass(frozen=True)
 class FleetBuild:
     """What `build_fleet` hands on: the fleet (None if it cannot be built), its templates, all problems."""
@@ -94,12 +125,14 @@ def build_fleet(
     files: Mapping[str, SourceFile],
     library: Mapping[str, str],
     oversized: Mapping[str, int] | None = None,
+    memo: DeviceMemo | None = None,
 ) -> FleetBuild:
     """A purely computational function: resolve and check one revision of a fleet repository.
 
     `loaded` holds every YAML file validated against its kind, `files` every file of the revision
     (for templates and packet parts), `library` the project's template library (name → source),
-    `oversized` the files the shell did not read because of their size (path → bytes).
+    `oversized` the files the shell did not read because of their size (path → bytes), `memo`
+    devices resolved by an earlier build with the same files outside devices/ (see DeviceMemo).
     """
     problems: list[Problem] = [p for file in loaded for p in file.problems]
     collected = collect(loaded)
@@ -107,7 +140,7 @@ def build_fleet(
         if "fleet" not in collected.broken:
             problems.append(error("no-fleet", "fleet.yaml is missing", Origin("fleet.yaml")))
         return FleetBuild(None, None, tuple(problems))
-    builder = _Builder(collected, files, library, oversized or {})
+    builder = _Builder(collected, files, library, oversized or {}, memo)
     fleet = builder.build()
     problems.extend(builder.problems)
     problems.extend(_unknown_files(files, fleet))
@@ -119,13 +152,14 @@ class _Builder:
     """Collects problems while it resolves; one instance per `build_fleet` call."""
 
     def __init__(self, collected: Collected, files: Mapping[str, SourceFile], library: Mapping[str, str],
-                 oversized: Mapping[str, int]) -> None:
+                 oversized: Mapping[str, int], memo: DeviceMemo | None) -> None:
         assert collected.fleet is not None
         self.c = collected
         self.fleet_spec: FleetSpec = collected.fleet.spec
         self.files = files
         self.library = library
         self.oversized = oversized
+        self.memo = memo
         self.problems: list[Problem] = []
         self.invalid: set[str] = set()
         self._unresolved: set[int] = set()  # layers (defaults, groups) with an unknown secret …
@@ -364,6 +398,12 @@ class _Builder:
         for name, item in devices.items():
             spec: DeviceSpec = item.spec
             names = of_device[name]
+            known = self.memo.get(spec, names) if self.memo is not None else None
+            if known is not None:
+                resolved[name] = self._replay(known, fields)
+                continue
+            first_problem = len(self.problems)
+            fields.shared_of_device = []
             self._check_device_references(item, groups, sites, templates, firmware, packets)
             own = layer_of(DEVICE, spec, self._resolved(spec.fields, item.origin.child("fields"), secrets, spec.name))
             layered = precedence.of_device(own, names)
@@ -375,8 +415,20 @@ class _Builder:
             if self._unusable(layered, template, names):
                 self.invalid.add(name)
             resolved[name] = _device(spec, item.origin, names, layered, merged, sites)
+            if self.memo is not None:
+                self.memo.put(_Resolution(spec, names, resolved[name], tuple(self.problems[first_problem:]),
+                                          tuple(fields.shared_of_device), name in self.invalid))
         fields.report_shared()
         return resolved
+
+    def _replay(self, known: _Resolution, fields: _FieldChecker) -> Device:
+        """A device resolved by an earlier build of the same environment: its findings, again."""
+        self.problems.extend(known.problems)
+        for source, name, template, wrong in known.shared:
+            fields.share(source, name, template, wrong, known.device.name)
+        if known.invalid:
+            self.invalid.add(known.device.name)
+        return known.device
 
     def _unusable(self, layered: Layered, template: Template | None, names: tuple[str, ...]) -> bool:
         """An unknown or unreadable template, or an unknown secret: reported where written, not rendered."""
@@ -491,6 +543,7 @@ class _FieldChecker:
         self._verdicts: dict[tuple[str, str, Any], str | None] = {}
         self._bases: dict[tuple[str, tuple[str, ...]], _SharedVerdicts] = {}
         self._shared: dict[tuple[int, str, str], tuple[str, list[str]]] = {}
+        self.shared_of_device: list[tuple[int, str, str, str]] = []  # what the current device contributed
 
     def check(self, item: Located, template: Template, names: tuple[str, ...], base: Layered,
               own: Mapping[str, Any]) -> None:
@@ -547,7 +600,12 @@ class _FieldChecker:
             message = f"device {device!r}, field {name!r} (template {template.name!r}): {wrong}"
             self._b.problems.append(error("field-type", message, self.origin_of(item, source, name), device))
             return
-        entry = self._shared.setdefault((source, name, template.name), (wrong, []))
+        self.shared_of_device.append((source, name, template.name, wrong))
+        self.share(source, name, template.name, wrong, device)
+
+    def share(self, source: int, name: str, template: str, wrong: str, device: str) -> None:
+        """Count a device among those a wrong group or default value affects (reported once, later)."""
+        entry = self._shared.setdefault((source, name, template), (wrong, []))
         entry[1].append(device)
         self._b.invalid.add(device)
 

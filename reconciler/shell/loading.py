@@ -12,18 +12,21 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler.core.documents import parse_yaml, too_large
 from reconciler.core.fleets import digest
 from reconciler.core.loading import LoadedFile, load_file, locate_problems
 from reconciler.core.models import kind_of
 from reconciler.core.problems import Problem, sort_key
-from reconciler.core.rendering import Renderer
-from reconciler.core.validation import FleetBuild, build_fleet
+from reconciler.core.rendering import HashMemo, Renderer
+from reconciler.core.validation import DeviceMemo, FleetBuild, build_fleet
 from reconciler.shell.library import project_library
 from reconciler.shell.sources import RevisionFiles, read_revision
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,7 +35,16 @@ class _Built:
 
     build: FleetBuild
     problems: tuple[Problem, ...]  # located (file:line:col) and sorted
+    hashes: HashMemo  # shared by the builds of one environment (see _Environment)
     renderer: Renderer | None = None
+
+
+@dataclass
+class _Environment:
+    """Memos shared by builds whose files outside devices/ are the same (devices resolve the same)."""
+
+    devices: DeviceMemo = field(default_factory=DeviceMemo)
+    hashes: HashMemo = field(default_factory=HashMemo)
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class LoadedRevision:
         """The revision's renderer (one per content, so the input hashes it computed are kept)."""
         if self._built.renderer is None:
             assert self.build.fleet is not None and self.build.templates is not None
-            self._built.renderer = Renderer(self.build.fleet, self.build.templates)
+            self._built.renderer = Renderer(self.build.fleet, self.build.templates, hashes=self._built.hashes)
         return self._built.renderer
 
 
@@ -83,25 +95,26 @@ class FleetLoader:
         self.library = dict(project_library() if library is None else library)
         self._loaded: dict[tuple[str, str], LoadedFile] = {}
         self._builds: dict[str, _Built] = {}
+        self._environments: dict[str, _Environment] = {}
         self.parsed = 0  # files parsed by this loader (cache misses), for statistics
 
     def load(self, path: Path, rev: str | None = None) -> LoadedRevision:
         source = read_revision(path, rev)
-        key = _content_key(source)
-        built = self._builds.pop(key, None)
+        built = _recent(self._builds, _content_key(source, everything=True), self.KEPT_BUILDS)
         if built is None:
-            built = self._build(source)
-        self._builds[key] = built  # most recent last
-        while len(self._builds) > self.KEPT_BUILDS:
-            del self._builds[next(iter(self._builds))]
+            environment = _recent(self._environments, _content_key(source, everything=False), self.KEPT_BUILDS)
+            built = self._build(source, environment or _Environment())
+            self._builds[_content_key(source, everything=True)] = built
         return LoadedRevision(source, built)
 
-    def _build(self, source: RevisionFiles) -> _Built:
+    def _build(self, source: RevisionFiles, environment: _Environment) -> _Built:
+        self._environments[_content_key(source, everything=False)] = environment
         with _gc_paused():
             loaded = self._load_files(source)
-            build = build_fleet(loaded, source.files, self.library, source.oversized)
+            build = build_fleet(loaded, source.files, self.library, source.oversized, environment.devices)
         raw = {p: f.data for p, f in source.files.items()}
-        return _Built(build, tuple(sorted(locate_problems(build.problems, raw), key=sort_key)))
+        problems = tuple(sorted(locate_problems(build.problems, raw), key=sort_key))
+        return _Built(build, problems, environment.hashes)
 
     def _load_files(self, source: RevisionFiles) -> list[LoadedFile]:
         loaded = []
@@ -122,10 +135,22 @@ class FleetLoader:
         return loaded
 
 
-def _content_key(source: RevisionFiles) -> str:
-    entries = sorted((path, file.blob) for path, file in source.files.items())
-    entries.extend(sorted((path, str(size)) for path, size in source.oversized.items()))
-    return digest(*(f"{path}\x00{blob}" for path, blob in entries))
+def _content_key(source: RevisionFiles, everything: bool) -> str:
+    """Identity of a revision's files: all of them, or all but devices/ (the environment of the devices)."""
+    entries = sorted(
+        f"{path}\x00{file.blob}" for path, file in source.files.items() if everything or not path.startswith("devices/")
+    )
+    return digest(*entries)
+
+
+def _recent(cache: dict[str, T], key: str, kept: int) -> T | None:
+    """Look up `key` and mark it most recently used; forget the least recently used beyond `kept`."""
+    value = cache.pop(key, None)
+    if value is not None:
+        cache[key] = value
+    while len(cache) > kept:
+        del cache[next(iter(cache))]
+    return value
 
 
 @contextmanager

@@ -70,6 +70,7 @@ def diff_data(diff: RevisionDiff) -> dict[str, Any]:
         "head": diff.head,
         "changed_devices": len(diff.changes),
         "unchanged_devices": diff.unchanged,
+        "renders": diff.rendered,
         "summary": {by: diff.summary(by) for by in ("group", "model", "template")},
         "devices": [change_data(c) for c in diff.changes],
     }
