@@ -278,7 +278,7 @@ class _Builder:
             value = self._plain[text] = _convert_plain(text)
         return value
 
-    def _scalar(self, node: ScalarNode) -> Any:
+    def _scalar(self, node: Node) -> Any:
         tag = node.tag
         if tag in (_STR, "!"):
             return node.value
@@ -386,7 +386,7 @@ def _datetime(text: str) -> Any:
         return text
 
 
-def _secret(node: ScalarNode) -> SecretRef:
+def _secret(node: Node) -> SecretRef:
     name = node.value.strip()
     if not _SECRET_NAME.fullmatch(name):
         mark = node.start_mark
@@ -403,7 +403,7 @@ _TYPED: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _typed_scalar(node: ScalarNode) -> Any:
+def _typed_scalar(node: Node) -> Any:
     mark = node.start_mark
     convert = _TYPED.get(node.tag)
     if convert is None:
