@@ -177,7 +177,8 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     assert fleet is not None
     state = (revision.renderer(), snapshot.by_serial())
     device_plans = map_slices(_plan_slice, state, list(fleet.devices), jobs)
-    result = assemble_plan(fleet, device_plans, snapshot, revision.source.revision, now or dt.datetime.now(dt.UTC))
+    result = assemble_plan(fleet, device_plans, snapshot, revision.source.revision, now or dt.datetime.now(dt.UTC),
+                           revision.content)
     notes = []
     if out is not None:
         write_atomically(out, _json(data.plan_data(result)).encode())

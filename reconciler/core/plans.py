@@ -76,6 +76,7 @@ class Plan:
     observed_at: dt.datetime | None
     devices: tuple[DevicePlan, ...]
     counts: Mapping[str, int] = field(default_factory=dict)
+    content: str | None = None  # digest of every file the plan was made from (the working tree has no commit)
 
     @property
     def pending(self) -> tuple[DevicePlan, ...]:
@@ -107,7 +108,7 @@ def plan_devices(renderer: Renderer, observed: Mapping[str, ObservedDevice], nam
 
 
 def assemble_plan(fleet: Fleet, plans: list[DevicePlan], snapshot: ObservedSnapshot, revision: str | None,
-                  now: dt.datetime) -> Plan:
+                  now: dt.datetime, content: str | None = None) -> Plan:
     """Add the routers the repository does not know, order the devices, count the statuses."""
     known = {device.serial for device in fleet.devices.values()}
     plans = plans + [_unmanaged(o) for o in snapshot.devices if o.serial not in known]
@@ -115,7 +116,7 @@ def assemble_plan(fleet: Fleet, plans: list[DevicePlan], snapshot: ObservedSnaps
     counts: dict[str, int] = {}
     for item in plans:
         counts[item.status.value] = counts.get(item.status.value, 0) + 1
-    return Plan(fleet.spec.name, revision, now, snapshot.taken_at, tuple(plans), counts)
+    return Plan(fleet.spec.name, revision, now, snapshot.taken_at, tuple(plans), counts, content)
 
 
 def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed: ObservedDevice | None,
@@ -182,6 +183,7 @@ def plan_to_data(plan: Plan) -> dict[str, Any]:
         "format": FORMAT,
         "fleet": plan.fleet,
         "revision": plan.revision,
+        "content": plan.content,
         "created_at": plan.created_at.isoformat(),
         "observed_at": plan.observed_at.isoformat() if plan.observed_at else None,
         "counts": dict(plan.counts),
@@ -224,7 +226,7 @@ def plan_from_data(data: Mapping[str, Any]) -> Plan:
     observed_at = data.get("observed_at")
     return Plan(data["fleet"], data.get("revision"), dt.datetime.fromisoformat(data["created_at"]),
                 dt.datetime.fromisoformat(observed_at) if observed_at else None, devices,
-                dict(data.get("counts", {})))
+                dict(data.get("counts", {})), data.get("content"))
 
 
 def _action_from(data: Mapping[str, Any]) -> Action:

@@ -67,6 +67,11 @@ class LoadedRevision:
         return self.source.label
 
     @property
+    def content(self) -> str:
+        """Digest of every file of the revision: what a saved plan records to be applied exactly."""
+        return _content_key(self.source, everything=True)
+
+    @property
     def ok(self) -> bool:
         return self.build.ok
 

@@ -693,3 +693,14 @@ def test_a_misnamed_root_file_gets_a_did_you_mean() -> None:
     assert [str(p) for p in problems(files)] == [
         "group.yaml:1:1: warning: not a fleet file; ignored (did you mean groups.yaml?) [unknown-file]"
     ]
+
+
+def test_a_template_that_loops_forever_is_a_budget_error_not_a_hang(fleet_dir: FleetDir,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A pull request's template with endless nested loops fails validation with a budget error at its line."""
+    endless = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}\n"
+    files = {**small_fleet(), "templates/base.j2": small_fleet()["templates/base.j2"] + endless}
+    assert main(["validate", str(fleet_dir(files))]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("templates/base.j2:11:1: error: devices 'ber-r01', 'ber-r02', 'nwk-r01': render budget "
+                      "exceeded: more than 1000000 steps [render-budget]")

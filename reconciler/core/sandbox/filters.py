@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterator, Mapping
-from functools import update_wrapper
+from functools import lru_cache, update_wrapper
 from typing import Any, Final, TypeAlias, cast
 
 from jinja2 import filters as jinja_filters
@@ -59,9 +59,16 @@ def _interface(filter_name: str, value: object) -> _Interface:
             f"{filter_name}: expected an address with prefix length like '192.168.10.0/24', got {value!r}"
         )
     try:
-        return ipaddress.ip_interface(value)
+        return _parsed_interface(value)
     except ValueError as error:
         raise FilterArgumentError(f"{filter_name}: {error}") from None
+
+
+@lru_cache(maxsize=4096)
+def _parsed_interface(value: str) -> _Interface:
+    # A template asks for the host, netmask and network of the same LAN several times per router;
+    # ipaddress is slow enough to show in a 20,000-device render, so each text is parsed once.
+    return ipaddress.ip_interface(value)
 
 
 def icom_bool(value: object) -> str:
