@@ -634,7 +634,8 @@ class _FieldChecker:
                 if close and close[0] not in spec.fields:
                     message = (f"device {spec.name!r}: field {name!r} is not declared by template "
                                f"{template.name!r} (did you mean {close[0]!r}?)")
-                    self._b.problems.append(warning("unused-field", message, item.origin.child("fields").key(name), spec.name))
+                    origin = item.origin.child("fields").key(name)
+                    self._b.problems.append(warning("unused-field", message, origin, spec.name))
 
 
 def _device(spec: DeviceSpec, origin: Origin, groups: tuple[str, ...], layered: Layered,
