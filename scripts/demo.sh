@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fleet=example-fleet-repo
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n$ %s\n' "$bold" "$1" "$plain" "$2"; }
 # first N lines of a command's output, without hiding its exit code (a pipe into head would)
 first() { local n=$1; shift; local out; out=$("$@"); head -n "$n" <<<"$out"; }
 
