@@ -30,19 +30,26 @@ def map_slices(function: Callable[[Any, Sequence[str]], list[T]], state: Any, na
                jobs: int | None = None) -> list[T]:
     """`function(state, slice)` over slices of `names`, concatenated in order."""
     jobs = default_jobs() if jobs is None else jobs
-    if jobs <= 1 or len(names) < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
-        return function(state, names)
+    # Frozen objects (the loaded fleet) are never scanned by the collector while the pass allocates
+    # and drops a configuration per device; forked workers do not copy its pages just to scan them.
+    gc.freeze()
+    try:
+        if jobs <= 1 or len(names) < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
+            return function(state, names)
+        return _forked(function, state, names, jobs)
+    finally:
+        gc.unfreeze()
+
+
+def _forked(function: Callable[[Any, Sequence[str]], list[T]], state: Any, names: Sequence[str],
+            jobs: int) -> list[T]:
     global _state, _function  # noqa: PLW0603 - inherited by the forked workers, never shared back
     _state, _function = state, function
     slices = [names[start:start + SLICE] for start in range(0, len(names), SLICE)]
-    # Frozen objects are never scanned by the collector: the workers do not copy the fleet's
-    # memory pages just to walk them, and do not spend time on it.
-    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             parts = pool.map(_run, slices, chunksize=1)
     finally:
-        gc.unfreeze()
         _state = _function = None
     return [item for part in parts for item in part]
 
