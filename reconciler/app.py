@@ -22,7 +22,7 @@ from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
 from reconciler.core.models import FleetSpec, kind_of
 from reconciler.core.observed import ObservedDevice, SnapshotProblem, parse_snapshot
-from reconciler.core.plans import DevicePlan, assemble_plan, plan_devices
+from reconciler.core.plans import DevicePlan, Status, assemble_plan, plan_devices
 from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem, collapse, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
@@ -124,9 +124,7 @@ def _problems_outcome(problems: Sequence[Problem], label: str, fmt: str) -> Outc
     if fmt == "json":
         return Outcome(_json(data.problems_data(problems, label)), FAILED)
     if fmt == "markdown":
-        lines = [f"### reconciler: `{label}` is invalid", "", "```"]
-        lines.extend(text.problems_text(problems))
-        return Outcome("\n".join([*lines, "```"]) + "\n", FAILED)
+        return Outcome(markdown.problems_markdown(problems, label), FAILED)
     lines = text.problems_text(problems)
     return Outcome("", FAILED, [*lines, text.problems_summary(problems, label, None)])
 
@@ -156,7 +154,10 @@ def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incr
         notes.append(f"note: {path} has no fleet.yaml at {base}: every device counts as added")
     elif not base_revision.ok:
         notes.append(f"note: the base {base_revision.label} has validation errors")
-    code = CHANGES if detailed and result.has_changes else OK
+    failed = sum(1 for change in result.changes if change.fails_on_head)
+    if failed:
+        notes.append(f"error: {failed} device(s) of {head_revision.label} do not render")
+    code = FAILED if failed else CHANGES if detailed and result.has_changes else OK
     if fmt == "json":
         return Outcome(_json(data.diff_data(result)), code, notes)
     if fmt == "markdown":
@@ -183,7 +184,10 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     if out is not None:
         write_atomically(out, _json(data.plan_data(result)).encode())
         notes.append(f"plan saved to {out}")
-    code = CHANGES if detailed and result.has_changes else OK
+    invalid = result.counts.get(Status.INVALID.value, 0)
+    if invalid:
+        notes.append(f"error: {invalid} device(s) do not render")
+    code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
     if fmt == "json":
         return Outcome(_json(data.plan_data(result)), code, notes)
     if fmt == "markdown":

@@ -1,8 +1,8 @@
 """The command line: `reconciler COMMAND ...` (console script) and `python -m reconciler`.
 
 Where it sits: the outermost layer. It parses arguments, calls `app`, prints the outcome and maps
-errors to exit codes (the tree in `errors.py`): 0 success, 1 invalid input or failure, 2 usage
-errors (and, with `--detailed-exitcode`, changes). Tracebacks only with `--debug`.
+errors to exit codes (the tree in `errors.py`): 0 success, 1 invalid input or failure, 2 bad
+arguments (and, with `--detailed-exitcode`, changes). Tracebacks only with `--debug`.
 """
 
 from __future__ import annotations
@@ -145,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reconciler: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line (the traceback with --debug), and never exit code 2
+        if debug:
+            raise
+        print(f"reconciler: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
     sys.stdout.write(outcome.output)
     sys.stdout.flush()
     for note in outcome.notes:

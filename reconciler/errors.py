@@ -5,10 +5,13 @@
     ├── SourceError                 the fleet repository cannot be read               (exit 1)
     │   ├── NotAFleetRepository     no fleet.yaml at the path / revision              (exit 2)
     │   └── RevisionNotFound        a --rev/--base/--head git does not know           (exit 1)
-    ├── InvalidFleet                validation found errors (carries the problems)    (exit 1)
     ├── UnknownDevice               `render` of a device the fleet does not have      (exit 1)
     ├── SnapshotError               an observed-state snapshot cannot be used         (exit 1)
-    └── SecretError                 a secret cannot be sealed or unsealed             (exit 1)
+    ├── SecretError                 a secret cannot be sealed or unsealed             (exit 1)
+    └── OutputError                 a result cannot be written (plan --out, schema)   (exit 1)
+
+Anything else that escapes is a bug: the CLI prints one line (a traceback with `--debug`) and
+exits 1, never 2, which `--detailed-exitcode` reserves for "changes".
 
 Per-device outcomes (a device that fails to render, a router that is offline) are values, not
 exceptions: they live in results and plans. Lower-level exceptions (git, OS, JSON) are translated
@@ -16,12 +19,6 @@ where they enter, `raise SourceError(...) from exc`, so a message always says wh
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from reconciler.core.problems import Problem
 
 
 class ReconcilerError(Exception):
@@ -44,12 +41,6 @@ class RevisionNotFound(SourceError):
     pass
 
 
-class InvalidFleet(ReconcilerError):
-    def __init__(self, message: str, problems: Sequence[Problem]) -> None:
-        super().__init__(message)
-        self.problems = tuple(problems)
-
-
 class UnknownDevice(ReconcilerError):
     pass
 
@@ -59,4 +50,8 @@ class SnapshotError(ReconcilerError):
 
 
 class SecretError(ReconcilerError):
+    pass
+
+
+class OutputError(ReconcilerError):
     pass

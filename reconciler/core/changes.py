@@ -43,10 +43,9 @@ class DeviceChange:
     errors: tuple[str, ...] = ()  # render failures on the head side (or base side)
 
     @property
-    def affects_router(self) -> bool:
-        return bool(self.kind is not ChangeKind.CHANGED or self.template_change or self.firmware_change
-                    or self.mode_change or self.packets_added or self.packets_removed or self.packets_updated
-                    or self.config or self.errors)
+    def fails_on_head(self) -> bool:
+        """The head revision's desired state of this device does not render."""
+        return any(error.startswith("head: ") for error in self.errors)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 _NAME = r"[A-Za-z0-9_-]+"
-_NUMBER = r"[1-9][0-9]*"
+# Up to six digits: no router list has a million entries, and int() of thousands of digits raises.
+_NUMBER = r"[1-9][0-9]{0,5}"
 # The common line's key: numeric indices only and no directive as the last segment. One fullmatch
 # decides the fast path; everything it rejects goes the slow, precise way (which may still accept it).
 _CANONICAL_KEY = re.compile(
@@ -270,7 +271,7 @@ def _assign(builder: _Builder, number: int, key: str, value: str) -> None:
 
 def _add(builder: _Builder, number: int, list_key: str, count_text: str | None) -> None:
     count_text = "1" if count_text is None else count_text.strip()
-    if not _POSITIVE.fullmatch(count_text):
+    if not _POSITIVE.fullmatch(count_text):  # at most 999,999 elements at once
         builder.fail(number, f"'.add=' takes a positive element count, not {_excerpt(count_text)}")
         return
     path = _list_path(builder, number, list_key)
@@ -330,6 +331,8 @@ def _template(key: str) -> tuple[tuple[tuple[str, int], ...], str] | str:
 
 def _index(text: str) -> int | str:
     """The index `text` stands for (_LAST for [last]), or why it stands for none."""
+    if len(text) > 6 and text.isdigit():
+        return f"index [{text[:12]}…] is too large (at most 999999)"
     if _POSITIVE.fullmatch(text):
         return int(text)
     if text == "last":

@@ -17,6 +17,7 @@ expansion ("billion laughs") beyond `MAX_EXPANDED_NODES`, and recursive aliases.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ _SECRET = "!secret"
 
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_SPECIAL_FLOAT = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+_SPECIAL_FLOAT = frozenset({".inf", "+.inf", "-.inf", ".nan"})
+_INT64 = (-(2**63), 2**63 - 1)  # what hashing, JSON and a router's configuration can hold
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
@@ -89,6 +91,12 @@ class _YamlProblem(Exception):
     def __init__(self, code: str, message: str, line: int | None = None, col: int | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.line, self.col = code, message, line, col
+
+    def at(self, node: Node) -> _YamlProblem:
+        """This problem, placed at `node` unless it already has a place."""
+        if self.line is None:
+            self.line, self.col = node.start_mark.line + 1, node.start_mark.column + 1
+        return self
 
 
 def parse_yaml(path: str, raw: bytes) -> Document:
@@ -254,20 +262,25 @@ class _Builder:
         self._built: dict[int, Any] | None = {} if aliases else None
         self._plain: dict[str, Any] = {}
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, depth: int = 0) -> Any:
         built = self._built
         if built is not None and id(node) in built:  # an alias: the anchored node was built already
             return built[id(node)]
         kind = node.__class__
         if kind is ScalarNode:
-            value = self._plain_scalar(node.value) if node.tag == _PLAIN else self._scalar(node)
+            try:
+                value = self._plain_scalar(node.value) if node.tag == _PLAIN else self._scalar(node)
+            except _YamlProblem as problem:
+                raise problem.at(node) from None
+        elif depth >= MAX_DEPTH:
+            # Flow and compact nesting was refused before composing; this catches block nesting.
+            raise _YamlProblem("yaml-too-deep", f"nesting deeper than {MAX_DEPTH} levels").at(node)
         elif node.tag not in _COLLECTION_TAGS:
-            mark = node.start_mark
-            raise _YamlProblem("yaml-tag", f"unsupported tag {node.tag}", mark.line + 1, mark.column + 1)
+            raise _YamlProblem("yaml-tag", f"unsupported tag {node.tag}").at(node)
         elif kind is SequenceNode:
-            value = [self.build(child) for child in node.value]
+            value = [self.build(child, depth + 1) for child in node.value]
         else:
-            value = self._mapping(node)
+            value = self._mapping(node, depth + 1)
         if built is not None:
             built[id(node)] = value
         return value
@@ -286,19 +299,19 @@ class _Builder:
             return _secret(node)
         return _typed_scalar(node)
 
-    def _mapping(self, node: Node) -> dict[Any, Any]:
+    def _mapping(self, node: Node, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: set[Any] = set()
         build = self.build
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 # explicit keys win over merged ones, wherever the `<<` stands
-                for merged_key, merged_value in self._merged(value_node).items():
+                for merged_key, merged_value in self._merged(value_node, depth).items():
                     if merged_key not in result:
                         result[merged_key] = merged_value
                         merged.add(merged_key)
                 continue
-            key = build(key_node)
+            key = build(key_node, depth)
             try:
                 duplicate = key in result and key not in merged
             except TypeError:
@@ -308,14 +321,14 @@ class _Builder:
             if duplicate:
                 raise _duplicate(node, key, key_node)
             merged.discard(key)
-            result[key] = build(value_node)
+            result[key] = build(value_node, depth)
         return result
 
-    def _merged(self, node: Node) -> dict[Any, Any]:
+    def _merged(self, node: Node, depth: int) -> dict[Any, Any]:
         sources = node.value if isinstance(node, SequenceNode) else [node]
         merged: dict[Any, Any] = {}
         for source in sources:
-            value = self.build(source)
+            value = self.build(source, depth)
             if not isinstance(value, dict):
                 mark = source.start_mark
                 raise _YamlProblem("yaml-merge", "a merge key (<<) needs a mapping or a list of mappings",
@@ -350,10 +363,9 @@ def _number_or_date(text: str) -> Any:
     if _INT.fullmatch(text):
         return _int(text)
     if _FLOAT.fullmatch(text):
-        return float(text)
-    special = _SPECIAL_FLOAT.get(text.lower())
-    if special is not None:
-        return special
+        return _float(text)
+    if text.lower() in _SPECIAL_FLOAT:
+        raise _YamlProblem("yaml-number", f"{text} is not supported here: numbers must be finite")
     if _DATE.fullmatch(text):
         return _date(text)
     if _DATETIME.fullmatch(text):
@@ -362,11 +374,24 @@ def _number_or_date(text: str) -> Any:
 
 
 def _int(text: str) -> int:
+    if len(text) > 24:  # longer than any 64-bit number, and int() refuses 4,300 digits with an exception
+        raise _YamlProblem("yaml-number", f"the integer {text[:24]}… is out of range (64-bit)")
     if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text, 10)
+        value = int(text[2:], 8)
+    elif text.startswith("0x"):
+        value = int(text[2:], 16)
+    else:
+        value = int(text, 10)
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise _YamlProblem("yaml-number", f"the integer {text} is out of range (64-bit)")
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _YamlProblem("yaml-number", f"{text} is out of range: numbers must be finite")
+    return value
 
 
 def _date(text: str) -> Any:
@@ -397,7 +422,7 @@ def _secret(node: Node) -> SecretRef:
 
 _TYPED: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:int": lambda s: _int(s) if _INT.fullmatch(s) else None,
-    "tag:yaml.org,2002:float": lambda s: float(s) if _FLOAT.fullmatch(s) else None,
+    "tag:yaml.org,2002:float": lambda s: _float(s) if _FLOAT.fullmatch(s) else None,
     "tag:yaml.org,2002:bool": _BOOLS.get,
     "tag:yaml.org,2002:null": lambda _: None,
 }

@@ -171,8 +171,12 @@ def _enum(spec: FieldSpec, value: Any) -> str | None:
 
 def _url(spec: FieldSpec, value: Any) -> str | None:
     if isinstance(value, str):
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https", "ftp", "sftp", "mqtt", "mqtts") and parts.netloc:
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises for a port out of range
+        except ValueError:  # e.g. an unclosed [IPv6 bracket
+            return "a URL (scheme://host/...)"
+        if parts.scheme in ("http", "https", "ftp", "sftp", "mqtt", "mqtts") and parts.netloc and port != 0:
             return None
     return "a URL (scheme://host/...)"
 

@@ -126,15 +126,22 @@ def build_fleet(
     library: Mapping[str, str],
     oversized: Mapping[str, int] | None = None,
     memo: DeviceMemo | None = None,
+    symlinks: Sequence[str] = (),
 ) -> FleetBuild:
     """A purely computational function: resolve and check one revision of a fleet repository.
 
     `loaded` holds every YAML file validated against its kind, `files` every file of the revision
     (for templates and packet parts), `library` the project's template library (name → source),
     `oversized` the files the shell did not read because of their size (path → bytes), `memo`
-    devices resolved by an earlier build with the same files outside devices/ (see DeviceMemo).
+    devices resolved by an earlier build with the same files outside devices/ (see DeviceMemo),
+    `symlinks` the symbolic links in the repository (never followed, each an error).
     """
     problems: list[Problem] = [p for file in loaded for p in file.problems]
+    problems.extend(
+        error("symlink", "a symbolic link: the repository must hold regular files (a link could reach outside "
+              "it); not read", Origin(path))
+        for path in symlinks
+    )
     collected = collect(loaded)
     if collected.fleet is None:
         if "fleet" not in collected.broken:
@@ -162,6 +169,7 @@ class _Builder:
         self.memo = memo
         self.problems: list[Problem] = []
         self.invalid: set[str] = set()
+        self.broken_templates: set[str] = set()  # do not compile: their devices are not rendered
         self._unresolved: set[int] = set()  # layers (defaults, groups) with an unknown secret …
         self._unresolved_fields: set[str] = set()  # … in these fields
         self.template_set: TemplateSet | None = None
@@ -343,6 +351,7 @@ class _Builder:
         problem = self.template_set.check(name)
         if problem is not None:
             self.problems.append(_template_problem(problem, "template-syntax"))
+            self.broken_templates.add(template.name)
             return
         declared = set(template.spec.fields) | CONTEXT_NAMES
         for variable in sorted(self.template_set.undeclared_variables(name) - declared):
@@ -432,7 +441,9 @@ class _Builder:
 
     def _unusable(self, layered: Layered, template: Template | None, names: tuple[str, ...]) -> bool:
         """An unknown or unreadable template, or an unknown secret: reported where written, not rendered."""
-        if layered.template is not None and (template is None or template.path in self.oversized):
+        if layered.template is not None and (
+            template is None or template.path in self.oversized or template.name in self.broken_templates
+        ):
             return True
         return bool(self._unresolved & {layered.sources.get(n, DEVICE) for n in self._unresolved_fields})
 
@@ -540,7 +551,7 @@ class _FieldChecker:
     def __init__(self, builder: _Builder, groups: Sequence[Located]) -> None:
         self._b = builder
         self._groups = groups
-        self._verdicts: dict[tuple[str, str, Any], str | None] = {}
+        self._verdicts: dict[tuple[str, str, type, Any], str | None] = {}
         self._bases: dict[tuple[str, tuple[str, ...]], _SharedVerdicts] = {}
         self._shared: dict[tuple[int, str, str], tuple[str, list[str]]] = {}
         self.shared_of_device: list[tuple[int, str, str, str]] = []  # what the current device contributed
@@ -579,7 +590,7 @@ class _FieldChecker:
 
     def _verdict(self, template: str, name: str, spec: FieldSpec, value: Any) -> str | None:
         try:
-            key = (template, name, value)
+            key = (template, name, type(value), value)  # True == 1 == 1.0: the type is part of the key
             if key in self._verdicts:
                 return self._verdicts[key]
         except TypeError:  # unhashable (a list): not memoized

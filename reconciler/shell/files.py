@@ -6,18 +6,30 @@ import os
 import tempfile
 from pathlib import Path
 
-from reconciler.errors import UsageError
+from reconciler.errors import OutputError
 
 
 def write_atomically(target: Path, content: bytes, mode: int | None = None) -> None:
-    """Write `content` to a temporary file beside `target`, then rename it over `target`."""
+    """Write `content` to a temporary file beside `target`, then rename it over `target`.
+
+    Without `mode`, the file gets the permissions a plain `open()` would give it (0666 less the umask).
+    """
+    temporary: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        temporary = Path(name)
         with os.fdopen(fd, "wb") as stream:
             stream.write(content)
-        if mode is not None:
-            Path(temporary).chmod(mode)
-        Path(temporary).replace(target)
+        temporary.chmod(mode if mode is not None else 0o666 & ~_umask())
+        temporary.replace(target)
     except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from exc
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+
+
+def _umask() -> int:
+    current = os.umask(0o022)  # reading the umask means setting it; set it straight back
+    os.umask(current)
+    return current

@@ -116,7 +116,8 @@ class FleetLoader:
         self._environments[_content_key(source, everything=False)] = environment
         with _gc_paused():
             loaded = self._load_files(source)
-            build = build_fleet(loaded, source.files, self.library, source.oversized, environment.devices)
+            build = build_fleet(loaded, source.files, self.library, source.oversized, environment.devices,
+                                source.symlinks)
         raw = {p: f.data for p, f in source.files.items()}
         problems = tuple(sorted(locate_problems(build.problems, raw), key=sort_key))
         return _Built(build, problems, environment.hashes)
@@ -145,7 +146,7 @@ def _content_key(source: RevisionFiles, everything: bool) -> str:
     entries = sorted(
         f"{path}\x00{file.blob}" for path, file in source.files.items() if everything or not path.startswith("devices/")
     )
-    return digest(*entries)
+    return digest(*entries, *(f"{path}\x00symlink" for path in source.symlinks))
 
 
 def _recent(cache: dict[str, T], key: str, kept: int) -> T | None:

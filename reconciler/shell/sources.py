@@ -11,6 +11,7 @@ with a revision, the files come straight from git objects (`git ls-tree` + one `
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ class RevisionFiles:
     label: str  # what to call it in output: "working tree" or "<short id> (<rev>)"
     files: dict[str, SourceFile]  # oversized files are here too, with their blob id but no data
     oversized: dict[str, int]  # files not read because they exceed MAX_FILE_BYTES: path → size
+    symlinks: tuple[str, ...] = ()  # never followed: a link could reach outside the repository
 
 
 def blob_id(data: bytes) -> str:
@@ -90,9 +92,13 @@ def _read_working_tree(root: Path) -> RevisionFiles:
         paths = list(_walk(root))
     files: dict[str, SourceFile] = {}
     oversized: dict[str, int] = {}
+    symlinks = []
     for relative in paths:
-        _read_file(root, relative, files, oversized)
-    return RevisionFiles(root, None, WORKING_TREE, files, oversized)
+        if (root / relative).is_symlink():
+            symlinks.append(relative)
+        else:
+            _read_file(root, relative, files, oversized)
+    return RevisionFiles(root, None, WORKING_TREE, files, oversized, tuple(symlinks))
 
 
 def _listed_by_git(repo: git.Repo, root: Path) -> list[str] | None:
@@ -106,16 +112,21 @@ def _listed_by_git(repo: git.Repo, root: Path) -> list[str] | None:
     for entry in output.split("\0"):
         if entry and entry.startswith(prefix):
             relative = entry[len(prefix):]
-            if not _hidden(relative) and (root / relative).is_file():
+            path = root / relative
+            if not _hidden(relative) and (path.is_symlink() or path.is_file()):
                 listed.append(relative)
     return sorted(set(listed))
 
 
 def _walk(root: Path) -> Iterator[str]:
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if path.is_file() and not _hidden(relative):
-            yield relative
+    """Files under root outside a git work tree; linked directories are not entered."""
+    for directory, folders, names in os.walk(root, followlinks=False):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        linked = [f for f in folders if (Path(directory) / f).is_symlink()]  # reported, never entered
+        for name in sorted(names + linked):
+            relative = (Path(directory) / name).relative_to(root).as_posix()
+            if not _hidden(relative):
+                yield relative
 
 
 def _hidden(relative: str) -> bool:
@@ -145,12 +156,12 @@ def _read_git(root: Path, rev: str) -> RevisionFiles:
         raise SourceError(f"{root} is not inside a git repository, so --rev {rev} cannot be read")
     commit = _resolve(repo, rev)
     prefix = _prefix(repo, root)
-    entries = _ls_tree(repo, commit, prefix)
+    entries, symlinks = _ls_tree(repo, commit, prefix)
     wanted = {blob: path for path, (blob, size) in entries.items() if size <= MAX_FILE_BYTES}
     contents = _cat_blobs(repo, sorted(set(wanted)))
     files = {path: SourceFile(path, blob, contents.get(blob, b"")) for path, (blob, size) in entries.items()}
     oversized = {path: size for path, (blob, size) in entries.items() if size > MAX_FILE_BYTES}
-    return RevisionFiles(root, commit, f"{commit[:10]} ({rev})", files, oversized)
+    return RevisionFiles(root, commit, f"{commit[:10]} ({rev})", files, oversized, symlinks)
 
 
 def _resolve(repo: git.Repo, rev: str) -> str:
@@ -161,22 +172,28 @@ def _resolve(repo: git.Repo, rev: str) -> str:
     return commit.strip()
 
 
-def _ls_tree(repo: git.Repo, commit: str, prefix: str) -> dict[str, tuple[str, int]]:
-    """path (relative to the fleet root) → (blob id, size) for every regular file under the prefix."""
+def _ls_tree(repo: git.Repo, commit: str, prefix: str) -> tuple[dict[str, tuple[str, int]], tuple[str, ...]]:
+    """path (relative to the fleet root) → (blob id, size) for every regular file under the prefix,
+    and the paths of the symbolic links there."""
     args = ["-r", "-l", "-z", "--full-tree", commit]
     if prefix:
         args += ["--", prefix]
     output = repo.git.ls_tree(*args)
     entries: dict[str, tuple[str, int]] = {}
+    symlinks = []
     for record in output.split("\0"):
         if not record:
             continue
         meta, path = record.split("\t", 1)
         mode, kind, blob, size = meta.split()
         relative = path[len(prefix):]
-        if kind == "blob" and mode in ("100644", "100755") and not _hidden(relative):
+        if kind != "blob" or _hidden(relative):
+            continue
+        if mode == "120000":
+            symlinks.append(relative)
+        else:
             entries[relative] = (blob, int(size))
-    return entries
+    return entries, tuple(symlinks)
 
 
 def _cat_blobs(repo: git.Repo, blobs: list[str]) -> dict[str, bytes]:

@@ -26,8 +26,27 @@ def test_yaml_12_core_schema_keeps_norway_and_friends_as_strings() -> None:
 
 def test_numbers_follow_yaml_12_without_sexagesimal_or_implicit_octal() -> None:
     """`010` is ten, `0o17` is octal, `1:20` stays a string, `10.6` is a float."""
-    data = parse_yaml("x.yaml", b"a: 010\nb: 0o17\nc: 1:20\nd: 10.6\ne: 0x1F\nf: -3\ng: .inf\n").data
-    assert data == {"a": 10, "b": 15, "c": "1:20", "d": 10.6, "e": 31, "f": -3, "g": float("inf")}
+    data = parse_yaml("x.yaml", b"a: 010\nb: 0o17\nc: 1:20\nd: 10.6\ne: 0x1F\nf: -3\n").data
+    assert data == {"a": 10, "b": 15, "c": "1:20", "d": 10.6, "e": 31, "f": -3}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b"a: .inf\n", "x.yaml:1:4: error: .inf is not supported here: numbers must be finite [yaml-number]"),
+    (b"a: 1e999\n", "x.yaml:1:4: error: 1e999 is out of range: numbers must be finite [yaml-number]"),
+    (b"a: 9223372036854775808\n", "x.yaml:1:4: error: the integer 9223372036854775808 is out of range (64-bit) "
+                                   "[yaml-number]"),
+    (b"a: [1, " + b"9" * 5000 + b"]\n", "x.yaml:1:8: error: the integer 999999999999999999999999… is out of "
+                                        "range (64-bit) [yaml-number]"),
+])
+def test_numbers_beyond_64_bits_or_not_finite_are_refused_at_their_place(text: bytes, message: str) -> None:
+    """Infinities, NaN and huge integers cannot be hashed, compared or sent to a router: refused where written."""
+    assert only_problem(text) == message
+
+
+def test_deep_block_nesting_is_refused_at_the_level_too_deep() -> None:
+    """Indentation-only nesting (which the flow pre-check cannot see) is refused while building, not crashing."""
+    raw = b"x:\n" + b"".join(b" " * depth + b"k:\n" for depth in range(1, 500)) + b" " * 500 + b"v: 1\n"
+    assert only_problem(raw) == "x.yaml:65:65: error: nesting deeper than 64 levels [yaml-too-deep]"
 
 
 def test_dates_nulls_and_quoted_strings() -> None:

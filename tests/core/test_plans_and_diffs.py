@@ -341,7 +341,7 @@ def test_attribute_only_change_is_reported_without_configuration_change() -> Non
     assert (change.device, change.kind) == ("nwk-r01", ChangeKind.CHANGED)
     assert change.attributes == (("address", "https://10.30.1.1", "https://10.30.1.99"),)
     assert change.config == ()
-    assert not change.affects_router
+    assert (change.template_change, change.firmware_change, change.packets_added, change.errors) == (None, None, (), ())
 
 
 def test_template_change_affects_only_devices_using_it() -> None:

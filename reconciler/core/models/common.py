@@ -109,7 +109,7 @@ def _zone(name: str) -> ZoneInfo:
 def _check_zone(name: str) -> str:
     try:
         _zone(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name such as "Europe" is a directory
         raise PydanticCustomError(
             "time_zone", "unknown IANA time zone {name} (e.g. Europe/Berlin)", {"name": repr(name)}
         ) from None
@@ -158,7 +158,8 @@ def _check_address(value: str) -> str:
             raise PydanticCustomError("address", "expected https://host[:port] or host[:port], got {v}",
                                       {"v": repr(value)})
         host_port = parts.netloc
-    if not re.fullmatch(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?", host_port):
+    match = re.fullmatch(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?", host_port)
+    if match is None or (match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535):
         raise PydanticCustomError("address", "expected https://host[:port] or host[:port], got {v}", {"v": repr(value)})
     return value
 

@@ -19,6 +19,7 @@ from reconciler.core.presenting.text import (
     plan_headline,
     summary_rows,
 )
+from reconciler.core.problems import Problem
 
 COMMENT_LIMIT = 65_536
 KEYS_PER_DEVICE = 200
@@ -45,6 +46,22 @@ def plan_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
     if not blocks:
         return "\n".join([*head, "Every device is in sync."]) + "\n"
     return _fit("\n".join(head), blocks, limit, "reconciler plan")
+
+
+def problems_markdown(problems: Sequence[Problem], label: str, limit: int = COMMENT_LIMIT) -> str:
+    """An invalid revision as a comment: its problems in a code block, as many as fit."""
+    head = f"### reconciler: `{label}` is invalid\n\n```\n"
+    lines: list[str] = []
+    used = len(head) + _FOOTER_RESERVE
+    for problem in problems:
+        line = str(problem) + "\n"
+        if used + len(line) > limit:
+            break
+        lines.append(line)
+        used += len(line)
+    left = len(problems) - len(lines)
+    more = f"\n_… and {left} more problems; run `reconciler validate` locally for all of them._\n" if left else ""
+    return head + "".join(lines) + "```\n" + more
 
 
 def _summary_table(by: str, rows: Sequence[tuple[str, int, int, int]]) -> list[str]:

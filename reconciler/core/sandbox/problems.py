@@ -60,6 +60,17 @@ def not_found(name: str) -> TemplateProblem:
     return TemplateProblem(name, 0, f"template {name!r} not found", "render")
 
 
+# What compiling a pathological template (hundreds of nested brackets or blocks) raises instead of a
+# TemplateSyntaxError: Python's parser or compiler giving up.
+COMPILE_ERRORS = (RecursionError, SyntaxError, MemoryError)
+
+
+def compile_problem(error: BaseException, name: str) -> TemplateProblem:
+    """The problem of a template too deeply nested or too large to compile."""
+    detail = type(error).__name__ if isinstance(error, RecursionError | MemoryError) else _shortened(str(error))
+    return TemplateProblem(name, 0, f"the template is too deeply nested or too large to compile ({detail})", "syntax")
+
+
 def syntax_problem(error: TemplateSyntaxError, name: str) -> TemplateProblem:
     """The problem of a template that does not parse (`name` if the error does not say which)."""
     message = _shortened(error.message or str(error))

@@ -19,7 +19,14 @@ from jinja2.utils import concat
 
 from reconciler.core.sandbox.budgets import DEFAULT_BUDGET, METER, BudgetExceeded, Meter, RenderBudget
 from reconciler.core.sandbox.environment import SandboxEnvironment
-from reconciler.core.sandbox.problems import TemplateProblem, not_found, render_problem, syntax_problem
+from reconciler.core.sandbox.problems import (
+    COMPILE_ERRORS,
+    TemplateProblem,
+    compile_problem,
+    not_found,
+    render_problem,
+    syntax_problem,
+)
 
 # Output is pulled from the template generator in batches so the counting stays in C.
 _OUTPUT_BATCH: Final = 64
@@ -46,6 +53,8 @@ class TemplateSet:
                 self._env.get_template(each)
             except TemplateSyntaxError as error:
                 return syntax_problem(error, each)
+            except COMPILE_ERRORS as error:
+                return compile_problem(error, each)
         return None
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
@@ -54,6 +63,8 @@ class TemplateSet:
         token = METER.set(meter)
         try:
             return self._render(name, context, meter)
+        except TemplateProblem:
+            raise
         except TemplateSyntaxError as error:
             raise syntax_problem(error, name) from error
         except Exception as error:
@@ -76,17 +87,20 @@ class TemplateSet:
         return names if complete else names | frozenset(self._sources)
 
     def _render(self, name: str, context: Mapping[str, Any], meter: Meter) -> str:
-        template = self._env.get_template(name)
+        try:
+            template = self._env.get_template(name)
+        except COMPILE_ERRORS as error:
+            raise compile_problem(error, name) from None
         generator = cast("Generator[str, None, None]", template.generate(context))
         parts: list[str] = []
         size = 0
         while batch := list(islice(generator, _OUTPUT_BATCH)):
             size += sum(map(len, batch))
             if size > meter.max_output:
-                error = BudgetExceeded(f"output larger than {meter.max_output} characters")
+                exceeded = BudgetExceeded(f"output larger than {meter.max_output} characters")
                 # Thrown into the template so the traceback points at the line that wrote it.
-                generator.throw(error)
-                raise error
+                generator.throw(exceeded)
+                raise exceeded
             parts += batch
         return concat(parts)
 
@@ -100,6 +114,8 @@ class TemplateSet:
                 tree = self._env.parse(source, name, name)
             except TemplateSyntaxError as error:
                 raise syntax_problem(error, name) from error
+            except COMPILE_ERRORS as error:
+                raise compile_problem(error, name) from None
             self._trees[name] = tree
         return tree
 
