@@ -40,6 +40,8 @@ class DeviceChange:
     packets_removed: tuple[str, ...] = ()
     packets_updated: tuple[str, ...] = ()
     config: tuple[KeyChange, ...] = ()
+    lists_claimed: tuple[str, ...] = ()  # lists the template now clears (`.delete=all`): router items go
+    lists_released: tuple[str, ...] = ()  # lists it no longer clears
     errors: tuple[str, ...] = ()  # render failures on the head side (or base side)
 
     @property
@@ -160,6 +162,7 @@ def _state_change(device: Device, old: DesiredState, new: DesiredState,
                   attributes: tuple[tuple[str, str, str], ...]) -> DeviceChange:
     old_packets, new_packets = dict(old.packets), dict(new.packets)
     config = () if old.config_text == new.config_text else diff_desired(old.parsed(), new.parsed())
+    old_lists, new_lists = old.parsed().owned_lists, new.parsed().owned_lists
     return _change(
         device, ChangeKind.CHANGED, attributes=attributes,
         template_change=(old.template, new.template) if old.template != new.template else None,
@@ -169,6 +172,8 @@ def _state_change(device: Device, old: DesiredState, new: DesiredState,
         packets_removed=tuple(p for p in old_packets if p not in new_packets),
         packets_updated=tuple(p for p in new_packets if p in old_packets and old_packets[p] != new_packets[p]),
         config=config,
+        lists_claimed=tuple(sorted(new_lists - old_lists)),
+        lists_released=tuple(sorted(old_lists - new_lists)),
     )
 
 

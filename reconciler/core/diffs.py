@@ -4,7 +4,7 @@ Where it sits: `plans` compares a device's desired configuration with the one it
 (`diff_against_observed`, honouring merge/replace mode, owned lists, volatile and write-only
 keys); `changes` compares the desired configurations of two revisions (`diff_desired`).
 A `KeyChange` says what the key is now (`old`) and what it should become (`new`); `None` means
-absent. Values may carry secret markers: present them through `secrets.redact_value`.
+absent. Values may carry secret markers: present them through `secrets.redact_change`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from fnmatch import translate
 
 from reconciler.core import configs
 from reconciler.core.models import ConfigMode
@@ -45,14 +44,19 @@ class KeyChange:
 
 
 class Volatile:
-    """Matches keys that are never drift, from glob patterns (`*` spans dots and indices)."""
+    """Matches keys that are never drift, from glob patterns: `*` is any text (dots and indices too);
+    everything else, `[1]` included, is literal."""
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
         all_patterns = (*BUILTIN_VOLATILE, *patterns)
-        self._regex = re.compile("|".join(f"(?:{translate(p)})" for p in all_patterns))
+        self._regex = re.compile("|".join(_glob(pattern) for pattern in all_patterns))
 
     def __call__(self, key: str) -> bool:
-        return self._regex.match(key) is not None
+        return self._regex.fullmatch(key) is not None
+
+
+def _glob(pattern: str) -> str:
+    return "(?:" + ".*".join(re.escape(part) for part in pattern.split("*")) + ")"
 
 
 def diff_against_observed(

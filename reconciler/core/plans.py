@@ -20,7 +20,7 @@ from reconciler.core.diffs import KeyChange, Volatile, diff_against_observed, su
 from reconciler.core.fleets import Device, Fleet
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
-from reconciler.core.secrets import redact_value
+from reconciler.core.secrets import redact_change
 
 FORMAT = "reconciler/plan-v1"
 
@@ -204,7 +204,7 @@ def _action_data(action: Action) -> dict[str, Any]:
     return {
         "kind": action.kind.value, "summary": action.summary, "reason": action.reason, "target": action.target,
         "changes": [
-            {"key": c.key, "old": redact_value(c.key, c.old), "new": redact_value(c.key, c.new)}
+            dict(zip(("key", "old", "new"), (c.key, *redact_change(c.key, c.old, c.new)), strict=True))
             for c in action.changes
         ],
     }

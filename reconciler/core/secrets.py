@@ -25,8 +25,12 @@ _MARKER = re.compile(r"⟦secret:(" + SECRET_NAME_PATTERN + r")@([0-9a-f]{12})�
 _MARKER_START = "⟦secret:"
 
 # Key names whose values are redacted even when they do not come from a `!secret` (defence in
-# depth for values a router reports back, e.g. hashed passwords in an observed configuration).
-_SENSITIVE_KEY = re.compile(r"(password|passwd|secret|psk|private_key|pre_shared|token|passphrase)", re.I)
+# depth for values a router reports back: a SIM PIN, a pre-shared key, an SNMP community).
+_SENSITIVE_KEY = re.compile(
+    r"(password|passwd|secret|psk|pre_?shared|token|passphrase|credential|community|private|"
+    r"(^|[._])pin($|[._])|_key$|(^|[._])key$)",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +91,20 @@ def is_sensitive_key(key: str) -> bool:
     return _SENSITIVE_KEY.search(key) is not None
 
 
-def redact_value(key: str, value: str | None) -> str | None:
-    """A configuration value as it may appear in output: markers and credential keys redacted."""
+def redact_change(key: str, old: str | None, new: str | None) -> tuple[str | None, str | None]:
+    """Both sides of a key change as they may appear in output.
+
+    A value is shown as `***` when the key names a credential, or when either side carries a
+    secret: the router's side of a key the repository seals is the same secret, as the router has it.
+    """
+    hidden = is_sensitive_key(key) or contains_secret(old or "") or contains_secret(new or "")
+    return _shown(old, hidden), _shown(new, hidden)
+
+
+def _shown(value: str | None, hidden: bool) -> str | None:
     if value is None:
         return None
-    if is_sensitive_key(key) and value not in ("", "---"):
+    if hidden and value not in ("", "---"):
         return REDACTED
     return redact(value)
 

@@ -1,6 +1,6 @@
 """Presenting: problems, desired states, revision diffs and plans as text, markdown and JSON data.
 
 Where it sits: the last step before output. The CLI prints what these pure functions return;
-the daemon's API (later) serves the JSON data. Every value passes through `secrets.redact_value`
+the daemon's API (later) serves the JSON data. Every value passes through `secrets.redact_change`
 on its way out, so no output path shows a secret.
 """

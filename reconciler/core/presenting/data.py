@@ -10,7 +10,7 @@ from reconciler.core.diffs import KeyChange
 from reconciler.core.plans import Plan, plan_to_data
 from reconciler.core.problems import Problem
 from reconciler.core.rendering import DesiredState
-from reconciler.core.secrets import redact, redact_value
+from reconciler.core.secrets import redact, redact_change
 
 
 def problems_data(problems: Sequence[Problem], label: str) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def desired_data(state: DesiredState, label: str) -> dict[str, Any]:
 
 def key_changes_data(changes: Sequence[KeyChange]) -> list[dict[str, Any]]:
     return [
-        {"key": c.key, "kind": c.kind, "old": redact_value(c.key, c.old), "new": redact_value(c.key, c.new)}
+        dict(zip(("key", "kind", "old", "new"), (c.key, c.kind, *redact_change(c.key, c.old, c.new)), strict=True))
         for c in changes
     ]
 
@@ -60,6 +60,7 @@ def change_data(change: DeviceChange) -> dict[str, Any]:
         "packets": {"added": list(change.packets_added), "removed": list(change.packets_removed),
                     "updated": list(change.packets_updated)},
         "config": key_changes_data(change.config),
+        "lists": {"claimed": list(change.lists_claimed), "released": list(change.lists_released)},
         "errors": list(change.errors),
     }
 

@@ -9,7 +9,7 @@ from reconciler.core.diffs import KeyChange
 from reconciler.core.plans import DevicePlan, Plan, Status
 from reconciler.core.problems import Problem
 from reconciler.core.rendering import DesiredState
-from reconciler.core.secrets import redact, redact_value
+from reconciler.core.secrets import redact, redact_change
 
 _MARK = {ChangeKind.ADDED: "+", ChangeKind.REMOVED: "-", ChangeKind.CHANGED: "~"}
 
@@ -50,7 +50,7 @@ def key_change_lines(changes: Sequence[KeyChange], indent: str = "    ", limit: 
 
 
 def key_change_line(change: KeyChange) -> str:
-    old, new = redact_value(change.key, change.old), redact_value(change.key, change.new)
+    old, new = redact_change(change.key, change.old, change.new)
     if change.old is None:
         return f"+ {change.key}={_one_line(new)}"
     if change.new is None:
@@ -83,6 +83,9 @@ def change_details(change: DeviceChange) -> list[str]:
     lines.extend(f"packet {p}: added" for p in change.packets_added)
     lines.extend(f"packet {p}: removed" for p in change.packets_removed)
     lines.extend(f"packet {p}: content changed" for p in change.packets_updated)
+    lines.extend(f"now owns the list {path}: router items beyond the rendered ones are removed"
+                 for path in change.lists_claimed)
+    lines.extend(f"no longer owns the list {path}: router items are left alone" for path in change.lists_released)
     lines.extend(f"error {e}" for e in change.errors)
     return lines
 
