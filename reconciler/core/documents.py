@@ -9,9 +9,10 @@ The YAML dialect is YAML 1.2's core schema (`yes`, `no`, `on`, `off` stay string
 sexagesimal numbers; `0o17` is octal) plus: timestamps as dates, merge keys (`<<: *anchor`) and
 the `!secret name` tag. Duplicate keys are errors.
 
-Hostile input is refused before it can hurt: files over `MAX_FILE_BYTES`, binary data, nesting
-deeper than `MAX_DEPTH` (libyaml's composer recurses in C and would crash the process), alias
-expansion ("billion laughs") beyond `MAX_EXPANDED_NODES`, and recursive aliases.
+Hostile input is refused before it can hurt (the bounds are in `limits`): large files, files of
+more lines and items than a fleet needs, binary data, nesting deeper than `YAML_DEPTH` (libyaml's
+composer recurses in C and would crash the process), alias expansion ("billion laughs"), recursive
+aliases, and numbers that are not finite or do not fit 64 bits.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.core import limits
 from reconciler.core.problems import Origin, PathElement, Problem, YamlPath, error
 from reconciler.core.secrets import SECRET_NAME_PATTERN, SecretRef
 
-MAX_FILE_BYTES = 32 * 1024 * 1024
-MAX_DEPTH = 64
-MAX_EXPANDED_NODES = 2_000_000
-MAX_EXPANSION_RATIO = 50  # expanded nodes per distinct node before aliases count as a bomb
+MAX_FILE_BYTES = limits.READ_BYTES
+MAX_DEPTH = limits.YAML_DEPTH
+MAX_EXPANDED_NODES = limits.YAML_EXPANDED_NODES
+MAX_EXPANSION_RATIO = limits.YAML_EXPANSION_RATIO
 
 _BaseLoader: type[yaml.SafeLoader]
 try:
@@ -103,6 +105,7 @@ def parse_yaml(path: str, raw: bytes) -> Document:
     """A purely computational function: parse `raw` (the bytes of `path`) into plain data."""
     try:
         text = _decode(raw)
+        _check_items(text)
         _check_nesting(text)
         data = _load(text)
     except _YamlProblem as exc:
@@ -112,16 +115,15 @@ def parse_yaml(path: str, raw: bytes) -> Document:
 
 
 def too_large(path: str, size: int) -> Document:
-    """The document for a file the shell did not read because it exceeds MAX_FILE_BYTES."""
-    message = f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (split it)"
+    """The document for a file the shell did not read because of its size."""
+    message = limits.size_message(size, limits.YAML_BYTES, "the file") + " (split it)"
     return Document(path, b"", None, (error("file-too-large", message, Origin(path)),))
 
 
 def _decode(raw: bytes) -> str:
-    if len(raw) > MAX_FILE_BYTES:
-        raise _YamlProblem(
-            "file-too-large", f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (split it)"
-        )
+    if len(raw) > limits.YAML_BYTES:
+        message = limits.size_message(len(raw), limits.YAML_BYTES, "the file") + " (split it)"
+        raise _YamlProblem("file-too-large", message)
     if b"\x00" in raw:
         line, col = _line_col(raw, raw.index(b"\x00"))
         raise _YamlProblem("not-text", "binary data (NUL byte): not a YAML text file", line, col)
@@ -131,6 +133,14 @@ def _decode(raw: bytes) -> str:
         line, col = _line_col(raw, exc.start)
         raise _YamlProblem("not-text", f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", line, col) from None
     return text.removeprefix("\ufeff")
+
+
+def _check_items(text: str) -> None:
+    """Refuse a file of more lines and flow items than any fleet needs, before libyaml builds its nodes."""
+    items = text.count("\n") + text.count(",")
+    if items > limits.YAML_ITEMS:
+        raise _YamlProblem("yaml-too-large", f"{items:,} lines and list items; the limit is {limits.YAML_ITEMS:,} "
+                           "(split the file)")
 
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:

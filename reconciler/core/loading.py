@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from reconciler.core import limits
 from reconciler.core.documents import Document, PositionIndex
 from reconciler.core.models import FileKind, Spec
 from reconciler.core.models.common import PATTERN_HINTS
@@ -54,11 +55,17 @@ def load_file(document: Document, kind: FileKind) -> LoadedFile:
 
 def _problems(exc: ValidationError, document: Document, kind: FileKind) -> Iterable[Problem]:
     seen: set[YamlPath] = set()
-    for item in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for item in errors:
         loc = tuple(item["loc"])
         path = _data_path(document.data, loc)
         if path in seen:  # one problem per node: a union reports each of its members
             continue
+        if len(seen) == limits.PROBLEMS_PER_FILE:
+            more = len(errors) - len(seen)
+            yield error("too-many-problems", f"… and up to {more:,} more problems in this file (fix these first)",
+                        Origin(document.path, path))
+            return
         seen.add(path)
         yield _problem(item, loc, path, document, kind)
 

@@ -20,8 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core import configs, fieldtypes
-from reconciler.core.documents import MAX_FILE_BYTES
+from reconciler.core import configs, fieldtypes, limits
 from reconciler.core.fleets import (
     CONTEXT_NAMES,
     DEFAULTS,
@@ -170,6 +169,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self.invalid: set[str] = set()
         self.broken_templates: set[str] = set()  # do not compile: their devices are not rendered
+        self.oversized_templates: set[str] = set()  # paths of templates too large to read
         self._unresolved: set[int] = set()  # layers (defaults, groups) with an unknown secret …
         self._unresolved_fields: set[str] = set()  # … in these fields
         self.template_set: TemplateSet | None = None
@@ -273,9 +273,11 @@ class _Builder:
         if source is None:
             self.problems.append(error("missing-file", f"part file {path} does not exist", origin))
             return
-        if path in self.oversized:
-            if part_type in ("configuration", "certificate"):  # firmware and containers may be large
-                self._too_large(path)
+        if part_type in ("configuration", "certificate"):  # firmware and containers may be large
+            if path in self.oversized or len(source.data) > limits.PART_BYTES:
+                self._too_large(path, limits.PART_BYTES)
+                return
+        elif path in self.oversized:
             return
         if part_type == "configuration":
             parsed = configs.parse_config(source.data.decode("utf-8", errors="replace"))
@@ -298,17 +300,17 @@ class _Builder:
 
     # --- templates ----------------------------------------------------------------------------------
 
-    def _too_large(self, path: str) -> None:
-        size = self.oversized[path]
-        message = f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes"
-        self.problems.append(error("file-too-large", message, Origin(path)))
+    def _too_large(self, path: str, limit: int) -> None:
+        size = self.oversized.get(path) or len(self.files[path].data)
+        self.problems.append(error("file-too-large", limits.size_message(size, limit, "the file"), Origin(path)))
 
     def _templates(self) -> tuple[dict[str, Template], dict[str, str]]:
         sources = dict(self.library)
         for path, source in self.files.items():
             if path.startswith("templates/") and path.endswith(".j2"):
-                if path in self.oversized:
-                    self._too_large(path)
+                if path in self.oversized or len(source.data) > limits.TEMPLATE_BYTES:
+                    self._too_large(path, limits.TEMPLATE_BYTES)
+                    self.oversized_templates.add(path)
                     continue
                 sources[path.removeprefix("templates/")] = source.data.decode("utf-8", errors="replace")
         templates: dict[str, Template] = {}
@@ -345,7 +347,7 @@ class _Builder:
 
     def _check_template_source(self, template: Template) -> None:
         assert self.template_set is not None
-        if template.path in self.oversized:
+        if template.path in self.oversized_templates:
             return
         name = template.path.removeprefix("templates/")
         problem = self.template_set.check(name)
@@ -442,7 +444,7 @@ class _Builder:
     def _unusable(self, layered: Layered, template: Template | None, names: tuple[str, ...]) -> bool:
         """An unknown or unreadable template, or an unknown secret: reported where written, not rendered."""
         if layered.template is not None and (
-            template is None or template.path in self.oversized or template.name in self.broken_templates
+            template is None or template.path in self.oversized_templates or template.name in self.broken_templates
         ):
             return True
         return bool(self._unresolved & {layered.sources.get(n, DEVICE) for n in self._unresolved_fields})

@@ -7,7 +7,8 @@ import resource
 
 import pytest
 
-from reconciler.core.documents import MAX_FILE_BYTES, PositionIndex, parse_yaml
+from reconciler.core import limits
+from reconciler.core.documents import PositionIndex, parse_yaml
 from reconciler.core.secrets import SecretRef
 
 
@@ -109,7 +110,7 @@ def test_file_over_the_size_limit_is_refused_unparsed() -> None:
     """A 50 MB file is refused by size, before any parsing."""
     message = only_problem(b"a: " + b"x" * (50 * 1024 * 1024))
     assert "the limit is" in message
-    assert f"{MAX_FILE_BYTES:,}" in message
+    assert f"the limit is {limits.YAML_BYTES:,} bytes (split it)" in message
 
 
 @pytest.mark.parametrize("raw", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", bytes(range(256)) * 64])

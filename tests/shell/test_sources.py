@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core import limits
 from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.errors import NotAFleetRepository, RevisionNotFound
 from reconciler.shell.loading import FleetLoader
@@ -141,8 +142,8 @@ def test_yaml_file_over_the_size_limit_is_a_problem_not_read(tmp_path: Path) -> 
     assert source.oversized == {"devices/huge.yaml": MAX_FILE_BYTES + 1}
     problems = [str(p) for p in FleetLoader().load(root).problems]
     assert problems == [
-        f"devices/huge.yaml:1:1: error: file is {MAX_FILE_BYTES + 1:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes "
-        "(split it) [file-too-large]"
+        f"devices/huge.yaml:1:1: error: the file is {MAX_FILE_BYTES + 1:,} bytes; the limit is "
+        f"{limits.YAML_BYTES:,} bytes (split it) [file-too-large]"
     ]
 
 
