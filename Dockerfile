@@ -9,11 +9,14 @@ COPY templates ./templates
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.11-slim
-# git: the daemon and `--rev` read fleet repositories through the git CLI.
+# git: the daemon and `--rev` read fleet repositories through the git CLI. A fleet repository
+# mounted from the host belongs to another uid: safe.directory lets git read it anyway.
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends git ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --create-home --uid 10001 --shell /usr/sbin/nologin reconciler
+ && useradd --create-home --uid 10001 --shell /usr/sbin/nologin reconciler \
+ && git config --system --add safe.directory '*'
+
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels reconciler && rm -rf /wheels
 USER reconciler

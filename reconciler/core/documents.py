@@ -329,7 +329,8 @@ class _Builder:
                 raise _YamlProblem("yaml-key", "a mapping key must be a scalar", mark.line + 1,
                                    mark.column + 1) from None
             if duplicate:
-                raise _duplicate(node, key, key_node)
+                first = next(k for k, _ in node.value if k.tag != _MERGE and build(k, depth) == key)
+                raise _duplicate(key, first, key_node)
             merged.discard(key)
             result[key] = build(value_node, depth)
         return result
@@ -352,8 +353,7 @@ _MISSING = object()
 _COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 
 
-def _duplicate(node: Node, key: Any, second: Node) -> _YamlProblem:
-    first = next(k for k, _ in node.value if isinstance(k, ScalarNode) and k.tag != _MERGE and k.value == second.value)
+def _duplicate(key: Any, first: Node, second: Node) -> _YamlProblem:
     message = f"duplicate key {key!r} (first defined at line {first.start_mark.line + 1})"
     return _YamlProblem("yaml-duplicate-key", message, second.start_mark.line + 1, second.start_mark.column + 1)
 

@@ -79,6 +79,11 @@ class HashMemo:
     def put(self, device: Device, value: str) -> None:
         self._entries[id(device)] = (device, value)
 
+    def retain(self, devices: Iterable[Device]) -> None:
+        """Forget every device but these (those of the builds the caller still keeps)."""
+        keep = {id(device) for device in devices}
+        self._entries = {key: entry for key, entry in self._entries.items() if key in keep}
+
 
 class Renderer:
     """Renders the devices of one fleet revision (pure: no I/O).

@@ -104,6 +104,11 @@ class DeviceMemo:
     def put(self, entry: _Resolution) -> None:
         self._entries[id(entry.spec)] = entry
 
+    def retain(self, devices: Iterable[Device]) -> None:
+        """Forget every device but these (those of the builds the caller still keeps)."""
+        keep = {id(device) for device in devices}
+        self._entries = {key: entry for key, entry in self._entries.items() if id(entry.device) in keep}
+
 
 @dataclass(frozen=True)
 class FleetBuild:
@@ -136,6 +141,7 @@ def build_fleet(
     `symlinks` the symbolic links in the repository (never followed, each an error).
     """
     problems: list[Problem] = [p for file in loaded for p in file.problems]
+    problems.extend(_twin_files(files))
     problems.extend(
         error("symlink", "a symbolic link: the repository must hold regular files (a link could reach outside "
               "it); not read", Origin(path))
@@ -684,6 +690,17 @@ def _first_line(data: bytes, variable: str) -> int:
 def _template_problem(problem: TemplateProblem, code: str, device: str | None = None) -> Problem:
     path = problem.template if problem.template.startswith("icom/") else f"templates/{problem.template}"
     return error(code, problem.message, Origin(path, line=problem.line, col=1), device)
+
+
+_SINGLE_FILES = ("fleet", "sites", "groups", "resources/firmware", "resources/packets")
+
+
+def _twin_files(files: Mapping[str, SourceFile]) -> Iterator[Problem]:
+    """`fleet.yaml` and `fleet.yml` side by side: which one counts would be an accident of order."""
+    for stem in _SINGLE_FILES:
+        if f"{stem}.yaml" in files and f"{stem}.yml" in files:
+            message = f"both {stem}.yaml and {stem}.yml exist; keep one"
+            yield error("duplicate-file", message, Origin(f"{stem}.yml"))
 
 
 _FLEET_DIRECTORIES = ("devices/", "templates/", "resources/", "secrets/")

@@ -36,6 +36,7 @@ class _Built:
     build: FleetBuild
     problems: tuple[Problem, ...]  # located (file:line:col) and sorted
     hashes: HashMemo  # shared by the builds of one environment (see _Environment)
+    files: frozenset[tuple[str, str]]  # (path, blob) of its YAML files: what keeps them in the file cache
     renderer: Renderer | None = None
 
 
@@ -91,7 +92,9 @@ class FleetLoader:
     """Loads revisions of fleet repositories; each distinct file is parsed and validated once.
 
     A revision whose files are all unchanged since an earlier load (same paths, same blob ids)
-    is not even rebuilt: the last few builds are kept by content.
+    is not even rebuilt: the last few builds are kept by content. Everything is bounded by them:
+    files, resolved devices and input hashes no kept build uses are dropped after each build, so a
+    process that loads revision after revision (the daemon) does not grow.
     """
 
     KEPT_BUILDS = 4
@@ -110,7 +113,19 @@ class FleetLoader:
             environment = _recent(self._environments, _content_key(source, everything=False), self.KEPT_BUILDS)
             built = self._build(source, environment or _Environment())
             self._builds[_content_key(source, everything=True)] = built
+            self._forget_unused()
         return LoadedRevision(source, built)
+
+    def _forget_unused(self) -> None:
+        while len(self._builds) > self.KEPT_BUILDS:
+            del self._builds[next(iter(self._builds))]
+        live = frozenset().union(*(built.files for built in self._builds.values()))
+        self._loaded = {key: value for key, value in self._loaded.items() if key in live}
+        fleets = [built.build.fleet for built in self._builds.values() if built.build.fleet is not None]
+        devices = [device for fleet in fleets for device in fleet.devices.values()]
+        for environment in self._environments.values():
+            environment.devices.retain(devices)
+            environment.hashes.retain(devices)
 
     def _build(self, source: RevisionFiles, environment: _Environment) -> _Built:
         self._environments[_content_key(source, everything=False)] = environment
@@ -120,7 +135,8 @@ class FleetLoader:
                                 source.symlinks)
         raw = {p: f.data for p, f in source.files.items()}
         problems = tuple(sorted(locate_problems(build.problems, raw), key=sort_key))
-        return _Built(build, problems, environment.hashes)
+        files = frozenset((path, file.blob) for path, file in source.files.items() if kind_of(path) is not None)
+        return _Built(build, problems, environment.hashes, files)
 
     def _load_files(self, source: RevisionFiles) -> list[LoadedFile]:
         loaded = []

@@ -167,9 +167,16 @@ def _read_git(root: Path, rev: str) -> RevisionFiles:
 def _resolve(repo: git.Repo, rev: str) -> str:
     try:
         commit: str = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-    except git.GitCommandError:
+    except git.GitCommandError as exc:
+        if _stderr(exc):  # not "no such revision" (which --quiet keeps silent): e.g. a repository git refuses
+            raise SourceError(f"git cannot read {repo.working_tree_dir}: {_stderr(exc)}") from None
         raise RevisionNotFound(f"unknown revision {rev!r} in {repo.working_tree_dir}") from None
     return commit.strip()
+
+
+def _stderr(exc: git.GitCommandError) -> str:
+    text = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+    return " ".join(text.replace("stderr:", "").split()).strip(" '")
 
 
 def _ls_tree(repo: git.Repo, commit: str, prefix: str) -> tuple[dict[str, tuple[str, int]], tuple[str, ...]]:
@@ -178,7 +185,10 @@ def _ls_tree(repo: git.Repo, commit: str, prefix: str) -> tuple[dict[str, tuple[
     args = ["-r", "-l", "-z", "--full-tree", commit]
     if prefix:
         args += ["--", prefix]
-    output = repo.git.ls_tree(*args)
+    try:
+        output = repo.git.ls_tree(*args)
+    except git.GitCommandError as exc:
+        raise SourceError(f"git cannot list {commit[:10]}: {_stderr(exc)}") from None
     entries: dict[str, tuple[str, int]] = {}
     symlinks = []
     for record in output.split("\0"):
