@@ -9,22 +9,22 @@ daemon can use them without a terminal.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from reconciler.core.changes import DeviceChange, assemble_diff, compare_devices, diff_work
+from reconciler.core.changes import diff_revisions
 from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
 from reconciler.core.models import FleetSpec, kind_of
-from reconciler.core.observed import ObservedDevice, SnapshotProblem, parse_snapshot
-from reconciler.core.plans import DevicePlan, Status, assemble_plan, plan_devices
+from reconciler.core.observed import ObservedSnapshot, SnapshotProblem, parse_snapshot
+from reconciler.core.plans import Status, plan_fleet
 from reconciler.core.presenting import data, markdown, text
-from reconciler.core.problems import Problem, collapse, sort_key
+from reconciler.core.problems import Problem, collapse, did_you_mean, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
 from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
@@ -34,6 +34,7 @@ from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.parallel import map_slices
 
 OK, FAILED, CHANGES = 0, 1, 2
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,13 @@ def render(path: Path, device: str, rev: str | None, fmt: str) -> Outcome:
     if fleet is None or not revision.ok:
         return _invalid(revision, fmt)
     if device not in fleet.devices:
-        raise UnknownDevice(f"no device {device!r} in {path} at {revision.label}{_did_you_mean(device, fleet.devices)}")
+        raise UnknownDevice(f"no device {device!r} in {path} at {revision.label}{did_you_mean(device, fleet.devices)}")
     state = revision.renderer().render(fleet.devices[device])
     if isinstance(state, RenderFailure):
         return _problems_outcome([state.problem], revision.label, fmt)
     if fmt == "json":
         return Outcome(_json(data.desired_data(state, revision.label)))
     return Outcome(text.desired_text(state, revision.label, fleet.devices[device].groups))
-
-
-def _did_you_mean(name: str, known: Any) -> str:
-    matches = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
 def _invalid(revision: LoadedRevision, fmt: str) -> Outcome:
@@ -145,10 +141,9 @@ def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incr
     if base_revision is not None and base_revision.build.fleet is None:
         return _problems_outcome(list(base_revision.problems), base_revision.label, fmt)
     base_label = base_revision.label if base_revision is not None else f"{base} (no fleet)"
-    renderers = (base_revision.renderer() if base_revision is not None else None, head_revision.renderer())
-    work = diff_work(*renderers, incremental=incremental)
-    compared = map_slices(_compare_slice, renderers, list(work.to_render), jobs)
-    result = assemble_diff(work, compared, base_label, head_revision.label)
+    base_renderer = base_revision.renderer() if base_revision is not None else None
+    result = diff_revisions(base_renderer, head_revision.renderer(), base_label, head_revision.label, incremental,
+                            functools.partial(map_slices, jobs=jobs))
     notes = []
     if base_revision is None:
         notes.append(f"note: {path} has no fleet.yaml at {base}: every device counts as added")
@@ -158,11 +153,7 @@ def diff(path: Path, base: str, head: str | None, fmt: str, detailed: bool, incr
     if failed:
         notes.append(f"error: {failed} device(s) of {head_revision.label} do not render")
     code = FAILED if failed else CHANGES if detailed and result.has_changes else OK
-    if fmt == "json":
-        return Outcome(_json(data.diff_data(result)), code, notes)
-    if fmt == "markdown":
-        return Outcome(markdown.diff_markdown(result), code, notes)
-    return Outcome(text.diff_text(result), code, notes)
+    return Outcome(_presented(fmt, result, data.diff_data, markdown.diff_markdown, text.diff_text), code, notes)
 
 
 # --- plan ------------------------------------------------------------------------------------------------------
@@ -176,10 +167,8 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
         return _problems_outcome(_all_problems(revision, None), revision.label, fmt)
     fleet = revision.build.fleet
     assert fleet is not None
-    state = (revision.renderer(), snapshot.by_serial())
-    device_plans = map_slices(_plan_slice, state, list(fleet.devices), jobs)
-    result = assemble_plan(fleet, device_plans, snapshot, revision.source.revision, now or dt.datetime.now(dt.UTC),
-                           revision.content)
+    result = plan_fleet(fleet, revision.renderer(), snapshot, revision.source.revision, now or dt.datetime.now(dt.UTC),
+                        revision.content, functools.partial(map_slices, jobs=jobs))
     notes = []
     if out is not None:
         write_atomically(out, _json(data.plan_data(result)).encode())
@@ -188,23 +177,20 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     if invalid:
         notes.append(f"error: {invalid} device(s) do not render")
     code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
+    return Outcome(_presented(fmt, result, data.plan_data, markdown.plan_markdown, text.plan_text), code, notes)
+
+
+def _presented(fmt: str, result: T, as_data: Callable[[T], Any], as_markdown: Callable[[T], str],
+               as_text: Callable[[T], str]) -> str:
+    """A diff or plan in the requested format: json, markdown, or text (anything else)."""
     if fmt == "json":
-        return Outcome(_json(data.plan_data(result)), code, notes)
+        return _json(as_data(result))
     if fmt == "markdown":
-        return Outcome(markdown.plan_markdown(result), code, notes)
-    return Outcome(text.plan_text(result), code, notes)
+        return as_markdown(result)
+    return as_text(result)
 
 
-def _compare_slice(renderers: tuple[Renderer | None, Renderer], names: Sequence[str]) -> list[DeviceChange | None]:
-    return compare_devices(renderers[0], renderers[1], names)
-
-
-def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice]], names: Sequence[str]) -> list[DevicePlan]:
-    renderer, observed = state
-    return plan_devices(renderer, observed, names)
-
-
-def _snapshot(path: Path) -> Any:
+def _snapshot(path: Path) -> ObservedSnapshot:
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -82,7 +82,8 @@ def _add_plan(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _jobs(command: argparse.ArgumentParser) -> None:
     command.add_argument("--jobs", type=int, metavar="N",
-                         help="processes for rendering large fleets (default: one per core; 1: no extra processes)")
+                         help="processes for rendering large fleets "
+                              "(default: one per core, at most 8; 1: no extra processes)")
 
 
 def _add_schema(commands: argparse._SubParsersAction[_Parser]) -> None:

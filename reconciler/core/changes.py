@@ -1,15 +1,22 @@
 """Changes: two revisions of a fleet in, what changes per device out (the diff a pull request gets).
 
 Where it sits: `reconciler diff --base A --head B` builds both fleets (`validation`), gives each a
-`Renderer`, and calls `diff_revisions`. Incremental by default: a device whose input hash is the
-same on both sides has the same desired state (rendering is a pure function of its inputs), so it
-is neither rendered nor compared; `incremental=False` renders everything (the property tests
-check that both give the same answer).
+`Renderer`, and calls `diff_revisions`, which takes three steps:
+
+- `diff_work` sorts the devices: those only the base has are removed; with `incremental` (the
+  default), a device whose input hash is the same on both sides is unchanged, neither rendered nor
+  compared (rendering is a pure function of its inputs, and the inputs include the device's
+  serial, model, address, site and groups); every other device is to be rendered;
+- `compare_devices` renders a slice of those on both sides and compares them (the `SliceMapper`
+  may spread the slices over processes);
+- `assemble_diff` orders the changes and counts what did not change.
+
+`incremental=False` renders everything (the property tests check that both give the same answer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +24,7 @@ from reconciler.core.configs import ParsedConfig
 from reconciler.core.diffs import KeyChange, diff_desired
 from reconciler.core.fleets import Device
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
+from reconciler.core.slices import SliceMapper, serial
 
 
 class ChangeKind(StrEnum):
@@ -85,10 +93,10 @@ _ATTRIBUTES = ("serial", "model", "address")
 
 @dataclass(frozen=True)
 class DiffWork:
-    """What a diff must render: devices whose inputs changed, or that are new (the rest is settled)."""
+    """What a diff must render: devices whose inputs changed, or that are new; and the removed ones."""
 
     to_render: tuple[str, ...]  # head device names
-    settled: tuple[DeviceChange, ...]  # removed devices, and changes of attributes only
+    removed: tuple[DeviceChange, ...]  # devices only the base has
     unchanged: int
     renders: int  # templates rendered on both sides together: the work proportional to the change
 
@@ -100,21 +108,23 @@ def diff_work(base: Renderer | None, head: Renderer, incremental: bool = True) -
     """
     old = base.fleet.devices if base is not None else {}
     to_render: list[str] = []
-    settled: list[DeviceChange] = []
     unchanged = 0
     for name, device in head.fleet.devices.items():
-        before = old.get(name)
-        if before is device and incremental:  # reused by a build of the same environment: same inputs
+        if incremental and _same_inputs(base, head, old.get(name), device):
             unchanged += 1
-        elif before is None or base is None or not incremental or base.input_hash(before) != head.input_hash(device):
-            to_render.append(name)
-        elif attributes := _attributes(before, device):
-            settled.append(_change(device, ChangeKind.CHANGED, attributes=attributes))
         else:
-            unchanged += 1
-    settled.extend(_removed(device) for name, device in old.items() if name not in head.fleet.devices)
+            to_render.append(name)
+    removed = tuple(_removed(device) for name, device in old.items() if name not in head.fleet.devices)
     renders = len(to_render) + sum(1 for name in to_render if name in old)
-    return DiffWork(tuple(to_render), tuple(settled), unchanged, renders)
+    return DiffWork(tuple(to_render), removed, unchanged, renders)
+
+
+def _same_inputs(base: Renderer | None, head: Renderer, before: Device | None, device: Device) -> bool:
+    """Whether a device has the same input hash on both sides (so the same desired state and attributes)."""
+    if before is None or base is None:
+        return False
+    # A device object reused by a build of the same environment has the same inputs.
+    return before is device or base.input_hash(before) == head.input_hash(device)
 
 
 def compare_devices(base: Renderer | None, head: Renderer, names: Iterable[str]) -> list[DeviceChange | None]:
@@ -134,15 +144,23 @@ def assemble_diff(work: DiffWork, compared: Iterable[DeviceChange | None], base_
                   head_name: str) -> RevisionDiff:
     found = [change for change in compared if change is not None]
     unchanged = work.unchanged + len(work.to_render) - len(found)
-    changes = sorted([*found, *work.settled], key=lambda c: c.device)
+    changes = sorted([*found, *work.removed], key=lambda c: c.device)
     return RevisionDiff(base_name, head_name, tuple(changes), unchanged, work.renders)
 
 
 def diff_revisions(base: Renderer | None, head: Renderer, base_name: str, head_name: str,
-                   incremental: bool = True) -> RevisionDiff:
-    """A purely computational function: per-device changes from `base` to `head` (all in one go)."""
+                   incremental: bool = True, mapper: SliceMapper = serial) -> RevisionDiff:
+    """A purely computational function: per-device changes from `base` to `head`.
+
+    `mapper` renders and compares the devices slice by slice (see `slices`).
+    """
     work = diff_work(base, head, incremental)
-    return assemble_diff(work, compare_devices(base, head, work.to_render), base_name, head_name)
+    compared = mapper(_compare_slice, (base, head), list(work.to_render))
+    return assemble_diff(work, compared, base_name, head_name)
+
+
+def _compare_slice(renderers: tuple[Renderer | None, Renderer], names: Sequence[str]) -> list[DeviceChange | None]:
+    return compare_devices(renderers[0], renderers[1], names)
 
 
 def _compare(device: Device, old: DesiredState | RenderFailure, new: DesiredState | RenderFailure,

@@ -2,8 +2,8 @@
 
 Where it sits: the shell reads a file's bytes (from a git blob or the working tree) and calls
 `parse_yaml`; `loading` validates the returned data against the models. Positions are not kept
-on the fast path: when a problem needs `file:line:col`, `locate` composes the text again and
-walks to the offending node.
+on the fast path: when a problem needs `file:line:col`, a `PositionIndex` composes the text again
+and walks to the offending node.
 
 The YAML dialect is YAML 1.2's core schema (`yes`, `no`, `on`, `off` stay strings; no
 sexagesimal numbers; `0o17` is octal) plus: timestamps as dates, merge keys (`<<: *anchor`) and
@@ -453,20 +453,11 @@ def _typed_scalar(node: Node) -> Any:
 # --- positions (slow path, only for problems that exist) ------------------------------------------
 
 
-def locate(raw: bytes, path: YamlPath, at_key: bool = False) -> tuple[int, int]:
-    """The 1-based (line, col) of the node at `path` in the YAML text `raw` (or of its nearest parent)."""
-    try:
-        root = _compose(raw)
-    except (yaml.YAMLError, UnicodeDecodeError, _YamlProblem):
-        return 1, 1
-    if root is None:
-        return 1, 1
-    node = _walk(root, path, at_key)
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
 class PositionIndex:
-    """Positions in one document, composed once and reused for many lookups."""
+    """Positions in one document, composed once and reused for many lookups.
+
+    `locate(path)` is the 1-based (line, col) of the node at `path` (or of its nearest parent).
+    """
 
     def __init__(self, raw: bytes) -> None:
         try:
@@ -482,7 +473,9 @@ class PositionIndex:
 
 
 def _compose(raw: bytes) -> Node | None:
+    # The same checks as parse_yaml: a file refused for its size or shape is never composed here either.
     text = _decode(raw)
+    _check_items(text)
     _check_nesting(text)
     loader = _Loader(text)
     try:

@@ -4,7 +4,7 @@ Where it sits: after `loading` (one spec per file), before `rendering`. Here gro
 members (explicit, by the device's own `groups`, by label selector), precedence merges fleet
 defaults < groups (declared order) < device into each device's template, mode, firmware, packets
 and fields, template defaults are filled in and `!secret` references become `SecretValue`s.
-`checks` then looks for everything that does not fit together.
+`validation` calls these while it checks that everything fits together.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from reconciler.core.models import (
     FleetSpec,
     GroupsFile,
     GroupSpec,
+    LayerSpec,
     PacketPart,
     PacketsFile,
     PacketSpec,
@@ -36,7 +37,7 @@ from reconciler.core.models import (
     TemplateSpec,
 )
 from reconciler.core.models.resources import FirmwarePart
-from reconciler.core.problems import Origin, Problem
+from reconciler.core.problems import Origin
 from reconciler.core.secrets import SecretRef, SecretValue
 
 CONTEXT_NAMES = frozenset({"device", "site", "fleet"})
@@ -57,6 +58,11 @@ class Template:
     spec: TemplateSpec
     path: str  # templates/<name>.j2
     declaration: str  # templates/<name>.yaml
+
+
+def template_file(name: str) -> str:
+    """The file a template of the set comes from: `icom/…` is the project's library, the rest are under templates/."""
+    return name if name.startswith("icom/") else f"templates/{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +238,8 @@ class Layer:
         return not (self.fields or self.template or self.config_mode or self.firmware or self.packets)
 
 
-def layer_of(source: int, spec: Any, fields: Mapping[str, Any]) -> Layer:
-    """The layer of a spec that has template/config_mode/firmware/packets (defaults, group or device)."""
+def layer_of(source: int, spec: LayerSpec, fields: Mapping[str, Any]) -> Layer:
+    """The layer of the fleet defaults, a group or a device, with `fields` (its own, secrets resolved)."""
     return Layer(source, spec.template, spec.config_mode, spec.firmware, tuple(spec.packets), fields)
 
 
@@ -367,7 +373,3 @@ def join(directory: str, path: str) -> str:
 
 def directory_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
-
-
-def problems_sorted(problems: Iterable[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.file, p.line, p.col, p.code))

@@ -7,6 +7,10 @@ a template that loops forever) reads its bound here, so the numbers are document
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from reconciler.core.problems import Origin, Problem, error
+
 MiB = 1024 * 1024
 
 READ_BYTES = 32 * MiB  # the shell does not read a larger file into memory at all (only its blob id)
@@ -22,3 +26,11 @@ PROBLEMS_PER_FILE = 500  # schema problems reported per file before "… and N m
 
 def size_message(size: int, limit: int, what: str) -> str:
     return f"{what} is {size:,} bytes; the limit is {limit:,} bytes"
+
+
+def oversize_problem(path: str, data: bytes, unread: Mapping[str, int], limit: int) -> Problem | None:
+    """`file-too-large` for the file at `path` if it exceeds `limit` (`unread`: files not read for their size)."""
+    if path not in unread and len(data) <= limit:
+        return None
+    size = unread.get(path) or len(data)
+    return error("file-too-large", size_message(size, limit, "the file"), Origin(path))

@@ -1,6 +1,6 @@
 """Loading: parsed documents in, validated specs (one per file) and schema problems out.
 
-Where it sits: after `documents.parse_yaml`, before `fleets.build_fleet`. Each file is checked
+Where it sits: after `documents.parse_yaml`, before `validation.build_fleet`. Each file is checked
 against the model of its kind (`models.kind_of`); pydantic's errors become `Problem`s that say
 what is wrong in the operator's words ("unknown key 'tempalte' (did you mean 'template'?)") and
 point at the offending node. Positions are filled in by `locate_problems` at the very end, only
@@ -10,7 +10,6 @@ for the problems that exist.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from reconciler.core import limits
 from reconciler.core.documents import Document, PositionIndex
 from reconciler.core.models import FileKind, Spec
 from reconciler.core.models.common import PATTERN_HINTS
-from reconciler.core.problems import Origin, PathElement, Problem, YamlPath, error
+from reconciler.core.problems import Origin, PathElement, Problem, YamlPath, did_you_mean, error
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +75,7 @@ def _problem(item: Any, loc: YamlPath, path: YamlPath, document: Document, kind:
     if kind_of_error == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(kind.model, loc[:-1])
-        message = f"unknown key {key!r}{_suggestion(key, allowed)}"
+        message = f"unknown key {key!r}{did_you_mean(key, allowed)}"
         return error("unknown-key", message, Origin(document.path, path, at_key=True), device)
     if kind_of_error == "missing":
         message = f"missing required key {loc[-1]!r}"
@@ -128,11 +127,6 @@ def _label(path: YamlPath) -> str:
     return named[-1] if named else "value"
 
 
-def _suggestion(word: str, candidates: Iterable[str]) -> str:
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
-
-
 _TYPE_WORDS = {
     "string_type": "a string",
     "int_type": "an integer",
@@ -154,7 +148,7 @@ def _explain(item: Any) -> str:
         return f"expected {_TYPE_WORDS[kind]}, got {_describe(value)}{_quote_hint(kind, value)}"
     if kind in ("literal_error", "enum"):
         expected = item.get("ctx", {}).get("expected", "")
-        return f"{value!r} is not allowed; expected {expected}{_suggestion(str(value), _choices(expected))}"
+        return f"{value!r} is not allowed; expected {expected}{did_you_mean(str(value), _choices(expected))}"
     if kind == "string_pattern_mismatch":
         return f"{value!r} is not valid here ({_pattern_hint(item)})"
     if kind == "union_tag_invalid":

@@ -11,7 +11,7 @@ because a packet may need the new firmware and configuration keys may need the p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,6 +21,7 @@ from reconciler.core.fleets import Device, Fleet
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
 from reconciler.core.secrets import redact_change
+from reconciler.core.slices import SliceMapper, serial
 
 FORMAT = "reconciler/plan-v1"
 
@@ -93,10 +94,21 @@ def plan_fleet(
     snapshot: ObservedSnapshot,
     revision: str | None,
     now: dt.datetime,
+    content: str | None = None,
+    mapper: SliceMapper = serial,
 ) -> Plan:
-    """A purely computational function: what to do to each router to reach the repository's state."""
-    plans = plan_devices(renderer, snapshot.by_serial(), list(fleet.devices))
-    return assemble_plan(fleet, plans, snapshot, revision, now)
+    """A purely computational function: what to do to each router to reach the repository's state.
+
+    `content` is the digest of the files the plan is made from (recorded in the plan), `mapper`
+    computes the device plans slice by slice (see `slices`).
+    """
+    plans = mapper(_plan_slice, (renderer, snapshot.by_serial()), list(fleet.devices))
+    return assemble_plan(fleet, plans, snapshot, revision, now, content)
+
+
+def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice]], names: Sequence[str]) -> list[DevicePlan]:
+    renderer, observed = state
+    return plan_devices(renderer, observed, names)
 
 
 def plan_devices(renderer: Renderer, observed: Mapping[str, ObservedDevice], names: Iterable[str]) -> list[DevicePlan]:

@@ -3,11 +3,14 @@
 Every check in the core reports `Problem` values instead of raising, so a run can show all of
 them at once. A problem is born with an `Origin` (file plus a path into the YAML document, e.g.
 `("devices", 3, "fields", "vlan")`); line and column are looked up only for the problems that
-exist (`documents.locate`), so the fast path never pays for positions.
+exist (`loading.locate_problems`, one `documents.PositionIndex` per file), so the fast path never
+pays for positions.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -89,6 +92,18 @@ def warning(code: str, message: str, origin: Origin, device: str | None = None) 
 
 def has_errors(problems: list[Problem] | tuple[Problem, ...]) -> bool:
     return any(p.is_error for p in problems)
+
+
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate most like `word`, if one is close enough (difflib's similarity ratio >= `cutoff`)."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """` (did you mean 'x'?)` naming the closest candidate, or "" when none is close: the tail of a message."""
+    match = closest(word, candidates, cutoff)
+    return f" (did you mean {match!r}?)" if match is not None else ""
 
 
 def sort_key(problem: Problem) -> tuple[str, int, int, str]:

@@ -4,8 +4,7 @@ Where it sits: after `validation.build_fleet`; `diffs`, `plans` and `changes` co
 `DesiredState`s. A device's desired state is a pure function of its inputs: the template and
 everything it imports, the template context (merged fields, device, site, fleet), firmware,
 packets and mode. `Renderer.input_hash` hashes exactly those, so callers can skip rendering when
-the hash has not changed (a pull request that touches one device re-renders one device), and
-`Renderer.render` can memoize by it (a long-lived process that re-plans keeps what did not change).
+the hash has not changed (a pull request that touches one device re-renders one device).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core import configs
-from reconciler.core.fleets import Device, Fleet, canonical_json, digest
+from reconciler.core.fleets import Device, Fleet, canonical_json, digest, template_file
 from reconciler.core.models import ConfigMode
 from reconciler.core.problems import Origin, Problem, error
 from reconciler.core.sandbox import TemplateProblem, TemplateSet
@@ -88,19 +87,16 @@ class HashMemo:
 class Renderer:
     """Renders the devices of one fleet revision (pure: no I/O).
 
-    With `memo=True` results are kept by input hash, for callers that render the same device
-    more than once; a whole-fleet pass leaves it off so it never holds every configuration at once.
+    Rendered states are not kept: a whole-fleet pass never holds every configuration at once.
     """
 
-    def __init__(self, fleet: Fleet, templates: TemplateSet, memo: bool = False,
-                 hashes: HashMemo | None = None) -> None:
+    def __init__(self, fleet: Fleet, templates: TemplateSet, hashes: HashMemo | None = None) -> None:
         self.fleet = fleet
         self.templates = templates
         self._closures: dict[str, str] = {}
         # Input hashes by device object; a caller may share the memo between renderers of builds
         # that differ only in devices/ (a device object reused by such a build has the same hash).
         self._hashes = hashes if hashes is not None else HashMemo()
-        self._memo: dict[str, Rendered] | None = {} if memo else None
         self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
                                "timezone": fleet.spec.timezone}
         self._sites = {name: site.model_dump(mode="python") for name, site in fleet.sites.items()}
@@ -125,14 +121,8 @@ class Renderer:
             self._hashes.put(device, known)
         return known
 
-    def render(self, device: Device, input_hash: str | None = None) -> Rendered:
-        key = input_hash or self.input_hash(device)
-        if self._memo is None:
-            return self._render(device, key)
-        done = self._memo.get(key)
-        if done is None:
-            done = self._memo[key] = self._render(device, key)
-        return done
+    def render(self, device: Device) -> Rendered:
+        return self._render(device, self.input_hash(device))
 
     def failures(self, names: Iterable[str]) -> list[Problem]:
         """The problems of the named devices that fail to render (each rendered and then dropped)."""
@@ -180,10 +170,9 @@ class Renderer:
 
 
 def _problem(problem: TemplateProblem, device: Device) -> Problem:
-    path = problem.template if problem.template.startswith("icom/") else f"templates/{problem.template}"
     code = "render-budget" if problem.kind == "budget" else "render-error"
-    return error(code, f"device {device.name!r}: {problem.message}", Origin(path, line=problem.line, col=1),
-                 device.name)
+    origin = Origin(template_file(problem.template), line=problem.line, col=1)
+    return error(code, f"device {device.name!r}: {problem.message}", origin, device.name)
 
 
 def _config_problem(errors: tuple[configs.ConfigError, ...], path: str, device: Device) -> Problem:

@@ -3,8 +3,9 @@
 Where it sits: `documents` turns a YAML `!secret name` into a `SecretRef`; `fleets` resolves each
 reference against `secrets/*.yaml` into a `SecretValue` (name + fingerprint of the sealed value,
 never the plaintext, which the core never sees); `rendering` writes a `SecretValue` into a
-configuration as a marker; every output path (`redact`) turns markers into `***`. The shell
-substitutes the decrypted value for the marker only at the moment it talks to a router.
+configuration as a marker; every output path (`redact`) turns markers into `***`. Only the
+apply step (a later layer) is to put the decrypted value in place of a marker, at the moment it
+talks to a router.
 
 The fingerprint is a hash of the sealed (encrypted) value, so it changes when the secret is
 re-sealed with a new value; that is how a revision diff notices a changed secret without the core
@@ -67,16 +68,6 @@ def marker(name: str, fingerprint: str) -> str:
 def contains_secret(text: str) -> bool:
     """Whether a rendered value carries a secret marker (cheap check first)."""
     return _MARKER_START in text and _MARKER.search(text) is not None
-
-
-def secret_names(text: str) -> list[str]:
-    """The names of the secrets whose markers occur in `text`, in order."""
-    return [m.group(1) for m in _MARKER.finditer(text)]
-
-
-def substitute(text: str, plaintexts: dict[str, str]) -> str:
-    """Replace markers by plaintext values (used by the shell right before talking to a router)."""
-    return _MARKER.sub(lambda m: plaintexts[m.group(1)], text)
 
 
 def redact(text: str) -> str:

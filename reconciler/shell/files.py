@@ -26,7 +26,16 @@ def write_atomically(target: Path, content: bytes, mode: int | None = None) -> N
     except OSError as exc:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {target}: {exc.strerror}") from exc
+        raise OutputError(f"cannot write {target}: {_reason(target, exc)}") from exc
+
+
+def _reason(target: Path, exc: OSError) -> str:
+    # mkdir(exist_ok=True) says "File exists" when a parent is a regular file: name the real obstacle.
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        blocking = next((parent for parent in target.parents if parent.is_file()), None)
+        if blocking is not None:
+            return f"{blocking} is a file, not a directory"
+    return exc.strerror or type(exc).__name__
 
 
 def _umask() -> int:

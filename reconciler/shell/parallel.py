@@ -1,8 +1,10 @@
 """Spreading whole-fleet work (rendering 20,000 configurations) over the machine's cores.
 
-Where it sits: `app` hands a slice function and the fleet's device names to `map_slices`; it
-forks worker processes that inherit the loaded fleet (copy-on-write, nothing re-read or
-re-parsed), each computes its slices with the pure core, and only the (small) results travel back.
+Where it sits: `app` binds `jobs` and hands `map_slices` to the core's whole-fleet passes
+(`plans.plan_fleet`, `changes.diff_revisions`) as their `slices.SliceMapper`, and calls it itself
+for the render failures `validate` reports. It forks worker processes that inherit the loaded
+fleet (copy-on-write, nothing re-read or re-parsed), each computes its slices with the pure core,
+and only the (small) results travel back.
 Below `MIN_PARALLEL` items, or with one job, everything runs in this process.
 """
 

@@ -407,9 +407,6 @@ def test_summary_counts_changes_by_group_model_and_template() -> None:
 LIBRARY = "{% macro ssh(on) %}services.ssh.active={{ on | icom_bool }}{% endmacro %}\n"
 
 
-LIBRARY = "{% macro ssh(on) %}services.ssh.active={{ on | icom_bool }}{% endmacro %}\n"
-
-
 def _group_field(files: dict[str, str], draw: st.DrawFn) -> None:
     host = draw(st.sampled_from(["ntp.eu.example.net", "ntp2.eu.example.net", "time.example.org"]))
     files["groups.yaml"] = files["groups.yaml"].replace("ntp.eu.example.net", host)

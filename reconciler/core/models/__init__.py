@@ -13,6 +13,7 @@ from reconciler.core.models.common import ConfigMode, Spec
 from reconciler.core.models.devices import DevicesFile, DeviceSpec
 from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, Sync, Variant
 from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
+from reconciler.core.models.layers import LayerSpec
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
@@ -87,6 +88,7 @@ __all__ = [
     "FleetSpec",
     "GroupSpec",
     "GroupsFile",
+    "LayerSpec",
     "PacketPart",
     "PacketSpec",
     "PacketsFile",

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from reconciler.core.models.common import (
-    Address,
-    ConfigModeField,
-    FieldValues,
-    Model,
-    Name,
-    Serial,
-    Spec,
-    Tag,
-    Text,
-    Version,
-)
+from reconciler.core.models.common import Address, Model, Name, Serial, Spec, Tag, Text, Version
+from reconciler.core.models.layers import LayerSpec
 
 
-class DeviceSpec(Spec):
+# No docstring: it would become the schema's description of a device.
+class DeviceSpec(LayerSpec):
     name: Name
     serial: Serial
     model: Model
@@ -26,11 +17,10 @@ class DeviceSpec(Spec):
     site: Name | None = Field(default=None, description="a site from sites.yaml")
     groups: list[Name] = Field(default=[], description="groups this device joins explicitly")
     tags: list[Tag] = []
+    # Layer fields redeclared for what a device's own value means:
     template: Name | None = Field(default=None, description="overrides the template from groups/defaults")
-    config_mode: ConfigModeField | None = None
     firmware: Version | None = Field(default=None, description="pins the firmware (overrides groups/defaults)")
     packets: list[Name] = Field(default=[], description="update packets, added to those of groups/defaults")
-    fields: FieldValues = {}
     description: Text = ""
 
 

@@ -8,16 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from reconciler.core.models.common import (
-    ConfigModeField,
-    Duration,
-    FieldValues,
-    Name,
-    Spec,
-    Text,
-    TimeZone,
-    Version,
-)
+from reconciler.core.models.common import Duration, Name, Spec, Text, TimeZone
+from reconciler.core.models.layers import LayerSpec
 
 FORMAT = "reconciler/v1"
 
@@ -36,14 +28,8 @@ class Approval(Spec):
     max_devices: Annotated[int, Field(gt=5000, le=20000, description="the approved number of routers")]
 
 
-class Defaults(Spec):
+class Defaults(LayerSpec):
     """Fleet-wide defaults: the lowest level of precedence (fleet < groups < device)."""
-
-    template: Name | None = None
-    config_mode: ConfigModeField | None = None
-    firmware: Version | None = None
-    packets: list[Name] = []
-    fields: FieldValues = {}
 
 
 class Sync(Spec):

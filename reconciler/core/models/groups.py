@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from reconciler.core.models.common import (
-    ConfigModeField,
-    FieldValues,
-    Model,
-    Name,
-    Spec,
-    Tag,
-    Text,
-    Version,
-)
+from reconciler.core.models.common import Model, Name, Spec, Tag, Text
+from reconciler.core.models.layers import LayerSpec
 
 
 class Selector(Spec):
@@ -28,16 +20,11 @@ class Selector(Spec):
     tags: list[Tag] | None = Field(default=None, description="the device carries all of these tags")
 
 
-class GroupSpec(Spec):
+class GroupSpec(LayerSpec):
     name: Name
     description: Text = ""
     members: list[Name] = Field(default=[], description="devices that belong to the group by name")
     selector: Selector | None = None
-    template: Name | None = None
-    config_mode: ConfigModeField | None = None
-    firmware: Version | None = None
-    packets: list[Name] = []
-    fields: FieldValues = {}
 
 
 class GroupsFile(Spec):

@@ -67,7 +67,8 @@ COMPILE_ERRORS = (RecursionError, SyntaxError, MemoryError)
 
 def compile_problem(error: BaseException, name: str) -> TemplateProblem:
     """The problem of a template too deeply nested or too large to compile."""
-    detail = type(error).__name__ if isinstance(error, RecursionError | MemoryError) else _shortened(str(error))
+    # A SyntaxError's own position is in the generated Python code, not the template: leave it out.
+    detail = _shortened(error.msg) if isinstance(error, SyntaxError) else type(error).__name__
     return TemplateProblem(name, 0, f"the template is too deeply nested or too large to compile ({detail})", "syntax")
 
 
@@ -102,7 +103,7 @@ def _kind_and_message(error: Exception) -> tuple[ProblemKind, str]:
     if isinstance(error, SecurityError):
         return "security", str(error)
     if isinstance(error, RecursionError):
-        return "render", "recursion too deep: a macro, block or include calls itself without end"
+        return "render", "recursion too deep (a macro, block or include that calls itself, or nesting too deep)"
     if type(error) is TemplateNotFound:
         return "render", f"template {error.name!r} not found"
     if isinstance(error, TemplateError):
