@@ -35,12 +35,9 @@ def map_slices(function: Callable[[Any, Sequence[str]], list[T]], state: Any, na
     # Frozen objects (the loaded fleet) are never scanned by the collector while the pass allocates
     # and drops a configuration per device; forked workers do not copy its pages just to scan them.
     gc.freeze()
-    try:
-        if jobs <= 1 or len(names) < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
-            return function(state, names)
-        return _forked(function, state, names, jobs)
-    finally:
-        gc.unfreeze()
+    if jobs <= 1 or len(names) < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
+        return function(state, names)
+    return _forked(function, state, names, jobs)
 
 
 def _forked(function: Callable[[Any, Sequence[str]], list[T]], state: Any, names: Sequence[str],
