@@ -357,6 +357,26 @@ def packet_files(spec: PacketSpec, directory: str) -> list[str]:
     return [join(directory, file) for part in spec.parts if (file := part_file(part)) is not None]
 
 
+def environment_key(files: Mapping[str, SourceFile], groups: GroupsFile | None, extra: Sequence[str] = ()) -> str:
+    """What every device's resolution depends on besides its own spec and the content of its groups.
+
+    That is every file outside devices/ except groups.yaml, plus, of the groups, only what decides
+    membership and precedence: their names in order, selectors and members. Builds with the same
+    key can share a `validation.DeviceMemo` (a changed group field re-resolves only its members).
+    `groups` is the parsed groups file (None if it does not validate: its bytes count then).
+    """
+    entries = sorted(
+        f"{path}\x00{file.blob}"
+        for path, file in files.items()
+        if not path.startswith("devices/") and (groups is None or path not in ("groups.yaml", "groups.yml"))
+    )
+    membership = [] if groups is None else [
+        canonical_json([g.name, g.selector.model_dump(mode="json") if g.selector else None, g.members])
+        for g in groups.groups
+    ]
+    return digest(*entries, *membership, *extra)
+
+
 def packet_digest(spec: PacketSpec, directory: str, files: Mapping[str, SourceFile]) -> str:
     """A packet changes when its declaration or any part file changes."""
     blobs = []

@@ -35,7 +35,9 @@ from reconciler.core.fleets import (
     Precedence,
     SourceFile,
     Template,
+    canonical_json,
     collect,
+    digest,
     directory_of,
     group_members,
     layer_of,
@@ -74,6 +76,7 @@ class _Resolution:
 
     spec: DeviceSpec  # held so its id stays unique while remembered
     groups: tuple[str, ...]
+    group_contents: tuple[str, ...]  # digests of those groups' specs: a changed group invalidates the entry
     device: Device
     problems: tuple[Problem, ...]
     shared: tuple[Shared, ...]  # wrong values from groups or defaults it is counted among
@@ -81,19 +84,22 @@ class _Resolution:
 
 
 class DeviceMemo:
-    """Resolved devices, valid for builds whose files other than devices/*.yaml are all the same.
+    """Resolved devices, valid for builds of one environment (see `fleets.environment_key`).
 
-    With the same fleet.yaml, groups, sites, templates, resources and secrets, what a device
-    resolves to is a function of its own spec; a build of a revision that changed one devices
-    file reuses every other device (the shell keeps one memo per set of those files).
+    Within an environment (the same fleet.yaml, sites, templates, resources, secrets, and the same
+    groups with the same members and selectors), what a device resolves to is a function of its
+    own spec and of the content of the groups it belongs to. A build after a change to one devices
+    file, or to the fields of one group, reuses every device the change does not touch.
     """
 
     def __init__(self) -> None:
         self._entries: dict[int, _Resolution] = {}
 
-    def get(self, spec: DeviceSpec, groups: tuple[str, ...]) -> _Resolution | None:
+    def get(self, spec: DeviceSpec, groups: tuple[str, ...], contents: tuple[str, ...]) -> _Resolution | None:
         entry = self._entries.get(id(spec))
-        return entry if entry is not None and entry.spec is spec and entry.groups == groups else None
+        if entry is None or entry.spec is not spec or entry.groups != groups or entry.group_contents != contents:
+            return None
+        return entry
 
     def put(self, entry: _Resolution) -> None:
         self._entries[id(entry.spec)] = entry
@@ -270,18 +276,21 @@ class _Builder:
         fields = FieldChecker(list(self.catalog.groups.values()))
         defaults = {name: template_defaults(template.spec) for name, template in self.catalog.templates.items()}
         resolved: dict[str, Device] = {}
+        groups = self.catalog.groups
+        contents = {name: digest(canonical_json(group.spec.model_dump(mode="json"))) for name, group in groups.items()}
         for name, item in devices.items():
             names = of_device[name]
-            known = self.memo.get(item.spec, names) if self.memo is not None else None
+            group_contents = tuple(contents[group] for group in names)
+            known = self.memo.get(item.spec, names, group_contents) if self.memo is not None else None
             if known is not None:
                 resolved[name] = self._replay(known, fields)
             else:
-                resolved[name] = self._resolve(item, names, precedence, fields, defaults)
+                resolved[name] = self._resolve(item, names, group_contents, precedence, fields, defaults)
         self.problems.extend(fields.report_shared())
         return resolved
 
-    def _resolve(self, item: Located, names: tuple[str, ...], precedence: Precedence, fields: FieldChecker,
-                 defaults: Mapping[str, Mapping[str, Any]]) -> Device:
+    def _resolve(self, item: Located, names: tuple[str, ...], group_contents: tuple[str, ...],
+                 precedence: Precedence, fields: FieldChecker, defaults: Mapping[str, Mapping[str, Any]]) -> Device:
         """Resolve and check one device of the groups `names` (and remember it in the memo)."""
         spec: DeviceSpec = item.spec
         first_problem = len(self.problems)
@@ -299,8 +308,8 @@ class _Builder:
             self.invalid.add(spec.name)
         device = _device(spec, item.origin, names, layered, merged, self.catalog.sites)
         if self.memo is not None:
-            self.memo.put(_Resolution(spec, names, device, tuple(self.problems[first_problem:]), tuple(shared),
-                                      spec.name in self.invalid))
+            self.memo.put(_Resolution(spec, names, group_contents, device, tuple(self.problems[first_problem:]),
+                                      tuple(shared), spec.name in self.invalid))
         return device
 
     def _replay(self, known: _Resolution, fields: FieldChecker) -> Device:

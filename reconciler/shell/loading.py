@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from reconciler.core.documents import parse_yaml, too_large
-from reconciler.core.fleets import digest
+from reconciler.core.fleets import digest, environment_key
 from reconciler.core.loading import LoadedFile, load_file, locate_problems
-from reconciler.core.models import kind_of
+from reconciler.core.models import GroupsFile, kind_of
 from reconciler.core.problems import Problem, sort_key
 from reconciler.core.rendering import HashMemo, Renderer
 from reconciler.core.validation import DeviceMemo, FleetBuild, build_fleet
@@ -70,7 +70,7 @@ class LoadedRevision:
     @property
     def content(self) -> str:
         """Digest of every file of the revision: what a saved plan records to be applied exactly."""
-        return _content_key(self.source, everything=True)
+        return _content_key(self.source)
 
     @property
     def ok(self) -> bool:
@@ -108,11 +108,10 @@ class FleetLoader:
 
     def load(self, path: Path, rev: str | None = None) -> LoadedRevision:
         source = read_revision(path, rev)
-        built = _recent(self._builds, _content_key(source, everything=True), self.KEPT_BUILDS)
+        built = _recent(self._builds, _content_key(source), self.KEPT_BUILDS)
         if built is None:
-            environment = _recent(self._environments, _content_key(source, everything=False), self.KEPT_BUILDS)
-            built = self._build(source, environment or _Environment())
-            self._builds[_content_key(source, everything=True)] = built
+            built = self._build(source)
+            self._builds[_content_key(source)] = built
             self._forget_unused()
         return LoadedRevision(source, built)
 
@@ -127,10 +126,13 @@ class FleetLoader:
             environment.devices.retain(devices)
             environment.hashes.retain(devices)
 
-    def _build(self, source: RevisionFiles, environment: _Environment) -> _Built:
-        self._environments[_content_key(source, everything=False)] = environment
+    def _build(self, source: RevisionFiles) -> _Built:
         with _gc_paused():
             loaded = self._load_files(source)
+            groups = next((f.spec for f in loaded if isinstance(f.spec, GroupsFile)), None)
+            key = environment_key(source.files, groups, [f"{path}\x00symlink" for path in source.symlinks])
+            environment = _recent(self._environments, key, self.KEPT_BUILDS) or _Environment()
+            self._environments[key] = environment
             build = build_fleet(loaded, source.files, self.library, source.oversized, environment.devices,
                                 source.symlinks)
         raw = {p: f.data for p, f in source.files.items()}
@@ -157,11 +159,9 @@ class FleetLoader:
         return loaded
 
 
-def _content_key(source: RevisionFiles, everything: bool) -> str:
-    """Identity of a revision's files: all of them, or all but devices/ (the environment of the devices)."""
-    entries = sorted(
-        f"{path}\x00{file.blob}" for path, file in source.files.items() if everything or not path.startswith("devices/")
-    )
+def _content_key(source: RevisionFiles) -> str:
+    """Identity of a revision: every file's path and blob id, and its symbolic links."""
+    entries = sorted(f"{path}\x00{file.blob}" for path, file in source.files.items())
     return digest(*entries, *(f"{path}\x00symlink" for path in source.symlinks))
 
 

@@ -58,3 +58,28 @@ def test_a_reload_reuses_unchanged_devices_and_their_hashes(tmp_path: Path) -> N
     assert after.build.fleet.devices["nwk-r02"] is before.build.fleet.devices["nwk-r02"]
     assert after.build.fleet.devices["ber-r01"] is not before.build.fleet.devices["ber-r01"]
     assert loader.parsed == 8  # seven YAML files, then only the changed one again
+
+
+def test_a_group_field_change_re_resolves_only_the_groups_members(tmp_path: Path) -> None:
+    """A changed field of group `europe` builds its members anew and reuses every other device."""
+    root = write_tree(tmp_path / "fleet", small_fleet())
+    loader = FleetLoader()
+    before = loader.load(root).build.fleet
+    write_tree(root, {"groups.yaml": small_fleet()["groups.yaml"].replace("ntp.eu.", "ntp2.eu.")})
+    after = loader.load(root).build.fleet
+    assert before is not None and after is not None
+    assert after.devices["nwk-r01"] is before.devices["nwk-r01"]  # not in europe
+    assert after.devices["ber-r01"] is not before.devices["ber-r01"]
+    assert after.devices["ber-r01"].fields["ntp_server"] == "ntp2.eu.example.net"
+
+
+def test_a_membership_change_re_resolves_every_device(tmp_path: Path) -> None:
+    """A changed selector may move any device between groups: nothing is reused."""
+    root = write_tree(tmp_path / "fleet", small_fleet())
+    loader = FleetLoader()
+    before = loader.load(root).build.fleet
+    write_tree(root, {"groups.yaml": small_fleet()["groups.yaml"].replace("site: [berlin]", "site: [newark]")})
+    after = loader.load(root).build.fleet
+    assert before is not None and after is not None
+    assert all(after.devices[name] is not before.devices[name] for name in after.devices)
+    assert after.devices["nwk-r01"].groups == ("europe",)
