@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import main
 from reconciler.core.documents import parse_yaml
 from reconciler.core.fleets import SourceFile
 from reconciler.core.loading import LoadedFile, load_file
@@ -136,6 +137,23 @@ def build(files: Mapping[str, str | bytes]) -> FleetBuild:
         if kind is not None:
             loaded.append(load_file(parse_yaml(path, source.data), kind))
     return build_fleet(loaded, sources, project_library())
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the real command line in this process: exit code, stdout, stderr."""
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def with_sealed_admin_password(files: dict[str, str], sealed: str) -> dict[str, str]:
+    """The fleet with an `admin_password` secret field the base template renders, set in the fleet defaults."""
+    files["templates/base.yaml"] += "  admin_password: {type: secret}\n"
+    files["templates/base.j2"] += "administration.users[1].password={{ admin_password }}\n"
+    files["fleet.yaml"] = files["fleet.yaml"].replace(
+        "    ntp_server: pool.ntp.org\n", "    ntp_server: pool.ntp.org\n    admin_password: !secret adm\n")
+    files["secrets/admin.yaml"] = f'secrets:\n  adm: {{sealed: "{sealed}"}}\n'
+    return files
 
 
 def codes(problems: tuple[Problem, ...] | list[Problem]) -> list[str]:

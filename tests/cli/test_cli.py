@@ -14,7 +14,8 @@ from reconciler.cli import main
 from reconciler.core.observed import ObservedDevice
 from reconciler.core.rendering import DesiredState, Renderer
 from reconciler.core.schemas import json_schemas
-from tests.conftest import EXAMPLE, PROJECT, GitRepo, build, small_fleet, write_tree
+from tests.conftest import EXAMPLE, PROJECT, GitRepo, build, small_fleet, with_sealed_admin_password, write_tree
+from tests.conftest import run_cli as run
 
 RECONCILER = Path(sys.executable).parent / "reconciler"
 SUBDIR = "fleet"
@@ -38,11 +39,6 @@ def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
     assert old in text
     target.write_text(text.replace(old, new), encoding="utf-8")
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # --- validate ---------------------------------------------------------------------------------------------
@@ -259,12 +255,7 @@ SEALED_NEW = "rsb1:bmV3LXNlYWxlZC1hZG1pbi1wYXNzd29yZA=="
 def test_diff_of_a_resealed_secret_shows_only_stars(git_repo: GitRepo, fmt: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """A secret sealed anew changes the key, shown as `***` -> `***`: no sealed text, no marker, in any format."""
-    files = small_fleet()
-    files["templates/base.yaml"] += "  admin_password: {type: secret}\n"
-    files["templates/base.j2"] += "administration.users[1].password={{ admin_password }}\n"
-    files["fleet.yaml"] = files["fleet.yaml"].replace(
-        "    ntp_server: pool.ntp.org\n", "    ntp_server: pool.ntp.org\n    admin_password: !secret adm\n")
-    files["secrets/admin.yaml"] = f'secrets:\n  adm: {{sealed: "{SEALED_OLD}"}}\n'
+    files = with_sealed_admin_password(small_fleet(), SEALED_OLD)
     base = git_repo.commit(files)
     head = git_repo.commit({"secrets/admin.yaml": f'secrets:\n  adm: {{sealed: "{SEALED_NEW}"}}\n'})
     code, out, _ = run(["diff", str(git_repo.root), "--base", base, "--head", head, "--format", fmt], capsys)

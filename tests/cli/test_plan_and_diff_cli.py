@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.core.configs import parse_config
 from tests.conftest import GitRepo, small_fleet, write_tree
+from tests.conftest import run_cli as run
 
 DEVICES = (("ber-r01", "24130001", "MRX5 LTE"), ("ber-r02", "24130002", "MRX5 LTE"),
            ("nwk-r01", "24130003", "MRX6 DSL"))
@@ -26,11 +26,6 @@ LEAKS = re.compile(r"\b4711\b|plainPSK|\bpublic\b")
 SEALED = "rsb1:c2VhbGVkLWFwbi11c2VyLWZvci10ZXN0cy1vbmx5"
 UNRENDERABLE = "{% if device.name == 'nwk-r01' %}\nnot a configuration line\n{% endif %}\n"
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def replace_mode(files: dict[str, str]) -> dict[str, str]:

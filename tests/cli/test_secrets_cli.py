@@ -9,19 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.errors import SecretError
 from reconciler.shell import sealing
+from tests.conftest import run_cli as run
 from tests.conftest import small_fleet, write_tree
 
 PRIVATE_PREFIX = "private key (keep it off git): "
 PUBLIC_PREFIX = "public key (fleet.yaml sealing_key): "
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def keygen(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.core import limits
 from reconciler.core.configs import parse_config
 from reconciler.core.documents import parse_yaml
@@ -21,6 +20,7 @@ from reconciler.core.fieldtypes import check_declaration, check_value
 from reconciler.core.loading import locate_problems
 from reconciler.core.models import FieldSpec
 from tests.conftest import PROJECT, build, small_fleet, write_tree
+from tests.conftest import run_cli as run
 
 
 def problems(files: Mapping[str, str | bytes]) -> list[str]:
@@ -35,11 +35,6 @@ def replaced(files: dict[str, str], path: str, old: str, new: str) -> dict[str, 
     files[path] = files[path].replace(old, new, 1)
     return files
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def packet(part: str, **part_files: str) -> dict[str, str]:

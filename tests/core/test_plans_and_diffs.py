@@ -18,7 +18,7 @@ from reconciler.core.plans import ActionKind, Plan, Status, plan_fleet, plan_fro
 from reconciler.core.presenting.markdown import diff_markdown, plan_markdown
 from reconciler.core.presenting.text import plan_text
 from reconciler.core.rendering import DesiredState, Renderer
-from tests.conftest import build, small_fleet
+from tests.conftest import build, small_fleet, with_sealed_admin_password
 
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
 SEALED = "rsb1:c2VhbGVkLWFkbWluLXBhc3N3b3JkLWZvci10ZXN0cw=="
@@ -35,12 +35,7 @@ def renderer(files: Mapping[str, str]) -> Renderer:
 
 def plan_files() -> dict[str, str]:
     """The small fleet plus a packet on ber-r01 and a secret admin password on every device."""
-    files = small_fleet()
-    files["templates/base.yaml"] += "  admin_password: {type: secret}\n"
-    files["templates/base.j2"] += "administration.users[1].password={{ admin_password }}\n"
-    files["fleet.yaml"] = files["fleet.yaml"].replace(
-        "    ntp_server: pool.ntp.org\n", "    ntp_server: pool.ntp.org\n    admin_password: !secret adm\n")
-    files["secrets/admin.yaml"] = f'secrets:\n  adm: {{sealed: "{SEALED}"}}\n'
+    files = with_sealed_admin_password(small_fleet(), SEALED)
     files["resources/packets/p.yaml"] = 'packets:\n  - {name: p1, parts: [{type: script, file: files/a.lua}]}\n'
     files["resources/packets/files/a.lua"] = "print('hello')\n"
     files["devices/all.yaml"] = files["devices/all.yaml"].replace(

@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
 from tests.conftest import GitRepo, small_fleet, write_tree
+from tests.conftest import run_cli as run
 
 SECRET_LINE = "interfaces.net1.description=CONTENT-FROM-OUTSIDE-THE-REPOSITORY"
 LINK_ERROR = ("a symbolic link: the repository must hold regular files (a link could reach outside it); not read "
               "[symlink]")
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def including_fleet() -> dict[str, str]:
