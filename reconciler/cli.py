@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler import __version__, app
+from reconciler.app import live
 from reconciler.errors import ReconcilerError, UsageError
+from reconciler.simulator import command as simulator_command
 
 FORMATS = ("text", "markdown", "json")
 
@@ -32,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(commands)
     _add_diff(commands)
     _add_plan(commands)
+    _add_observe(commands)
+    _add_apply(commands)
+    _add_audit(commands)
+    _add_simulate(commands)
     _add_schema(commands)
     _add_secret(commands)
     return parser
@@ -69,15 +75,76 @@ def _add_diff(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _add_plan(commands: argparse._SubParsersAction[_Parser]) -> None:
-    command = commands.add_parser("plan", help="desired state against an observed-state snapshot")
+    command = commands.add_parser("plan", help="desired state against the routers (a snapshot, or --live)")
     _path(command)
-    command.add_argument("--observed", required=True, type=Path, metavar="FILE",
-                         help="observed-state snapshot (format reconciler/observed-v1)")
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--observed", type=Path, metavar="FILE",
+                        help="observed-state snapshot (format reconciler/observed-v1)")
+    source.add_argument("--live", action="store_true", help="observe the routers now")
     command.add_argument("--rev", help="git revision (default: the working tree)")
     command.add_argument("--format", choices=FORMATS, default="text")
-    command.add_argument("--out", type=Path, metavar="FILE", help="also save the plan as JSON")
+    command.add_argument("--out", type=Path, metavar="FILE", help="also save the plan as JSON (for `apply FILE`)")
     command.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are actions")
     _jobs(command)
+    _live(command)
+
+
+def _add_observe(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("observe", help="snapshot of the routers' live state (what plan --observed reads)")
+    _path(command)
+    command.add_argument("--rev", help="git revision (default: the working tree)")
+    command.add_argument("--out", type=Path, metavar="FILE", help="write the snapshot here (default: stdout)")
+    _live(command)
+
+
+def _add_apply(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("apply", help="plan against the routers and apply; or apply a saved plan exactly")
+    command.add_argument("target", nargs="?", default=".", type=Path, metavar="PATH|PLAN.json",
+                         help="the fleet repository (default: .), or a plan saved with `plan --live --out`")
+    command.add_argument("--rev", help="git revision (default: the working tree)")
+    command.add_argument("--yes", action="store_true", help="do not ask before applying")
+    _live(command)
+
+
+def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("audit", help="the audit log of the data directory; --verify checks its chain")
+    command.add_argument("--verify", action="store_true", help="check every row's hash chain; exit 1 if broken")
+    command.add_argument("--format", choices=("text", "json"), default="text")
+    command.add_argument("--limit", type=int, metavar="N", help="only the newest N rows")
+    command.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR")
+
+
+def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("simulate", help="serve simulated icom OS routers on loopback (for demos, tests)")
+    simulator_command.add_arguments(command)
+
+
+def _live(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("reaching the routers")
+    group.add_argument("--simulator", metavar="URL", help="send each router's traffic to URL/d/<serial> "
+                       "(a `reconciler simulate` server) instead of its address")
+    group.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR",
+                       help="where the store (journal, device state, audit log) lives (default: .reconciler)")
+    group.add_argument("--credentials", type=Path, metavar="FILE",
+                       help="operator-side credentials (YAML: default/groups/devices → username, password)")
+    group.add_argument("--secrets-key", type=Path, metavar="FILE",
+                       help="the fleet's private sealing key (also $RECONCILER_SECRETS_KEY_FILE)")
+    group.add_argument("--ca", type=Path, metavar="FILE", help="verify routers' TLS against this CA (PEM) "
+                       "instead of fleet.yaml management.ca")
+    group.add_argument("--insecure", action="store_true", help="do not verify routers' TLS certificates")
+    group.add_argument("--max-parallel", type=int, metavar="N",
+                       help="routers talked to at once (default: fleet.yaml management.max_parallel, 20)")
+    group.add_argument("--connect-timeout", type=float, metavar="SECONDS")
+    group.add_argument("--read-timeout", type=float, metavar="SECONDS")
+    group.add_argument("--poll-interval", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+
+
+def _live_options(args: argparse.Namespace) -> live.LiveOptions:
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise UsageError("--max-parallel must be at least 1")
+    return live.LiveOptions(args.simulator, args.data_dir, args.credentials, args.secrets_key, args.ca,
+                            args.insecure, args.max_parallel, args.connect_timeout, args.read_timeout,
+                            args.poll_interval)
 
 
 def _jobs(command: argparse.ArgumentParser) -> None:
@@ -111,9 +178,24 @@ def run(argv: Sequence[str]) -> app.Outcome:
     if args.command == "diff":
         return app.diff(args.path, args.base, args.head, args.format, args.detailed_exitcode, not args.full,
                         jobs=args.jobs)
+    if args.command == "plan" and args.live:
+        return live.plan_live(args.path, args.rev, args.format, args.out, args.detailed_exitcode,
+                              _live_options(args), jobs=args.jobs)
     if args.command == "plan":
         return app.plan(args.path, args.observed, args.rev, args.format, args.out, args.detailed_exitcode,
                         jobs=args.jobs)
+    return _other(args)
+
+
+def _other(args: argparse.Namespace) -> app.Outcome:
+    if args.command == "observe":
+        return live.observe(args.path, args.rev, args.out, _live_options(args))
+    if args.command == "apply":
+        return live.apply(args.target, args.rev, args.yes, _live_options(args))
+    if args.command == "audit":
+        return live.audit(args.data_dir, args.verify, args.format, args.limit)
+    if args.command == "simulate":
+        return app.Outcome("", simulator_command.run(args))
     if args.command == "schema":
         return app.schema(args.out)
     return _secret(args)

@@ -8,7 +8,16 @@
     ├── UnknownDevice               `render` of a device the fleet does not have      (exit 1)
     ├── SnapshotError               an observed-state snapshot cannot be used         (exit 1)
     ├── SecretError                 a secret cannot be sealed or unsealed             (exit 1)
-    └── OutputError                 a result cannot be written (plan --out, schema)   (exit 1)
+    ├── OutputError                 a result cannot be written (plan --out, schema)   (exit 1)
+    ├── StoreError                  the data directory's store cannot be used          (exit 1)
+    ├── SavedPlanError              a saved plan does not fit (format, fleet, revision) (exit 1)
+    ├── Interrupted                 Ctrl-C or SIGTERM stopped an apply (recorded)      (exit 130)
+    └── DriverError                 one router could not be talked to; never escapes: it becomes
+        │                           that device's outcome, the other routers carry on
+        ├── TemporaryError          worth retrying later: busy (503), timeouts, refused or reset
+        │                           connections, a router rebooting
+        └── PermanentError          retrying will not help: wrong credentials, a rejected key,
+                                    an answer that does not fit the API
 
 Anything else that escapes is a bug: the CLI prints one line (a traceback with `--debug`) and
 exits 1, never 2, which `--detailed-exitcode` reserves for "changes".
@@ -54,4 +63,36 @@ class SecretError(ReconcilerError):
 
 
 class OutputError(ReconcilerError):
+    pass
+
+
+class StoreError(ReconcilerError):
+    pass
+
+
+class SavedPlanError(ReconcilerError):
+    pass
+
+
+class Interrupted(ReconcilerError):
+    exit_code = 130
+
+
+class DriverError(ReconcilerError):
+    """Talking to one router failed; `device` names it, the message never carries a credential."""
+
+    def __init__(self, message: str, device: str | None = None) -> None:
+        super().__init__(message)
+        self.device = device
+
+
+class TemporaryError(DriverError):
+    """Retrying may help (after `delay` seconds, if the router said how long)."""
+
+    def __init__(self, message: str, device: str | None = None, delay: float | None = None) -> None:
+        super().__init__(message, device)
+        self.delay = delay
+
+
+class PermanentError(DriverError):
     pass

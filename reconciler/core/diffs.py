@@ -43,16 +43,23 @@ class KeyChange:
         return "change"
 
 
-class Volatile:
-    """Matches keys that are never drift, from glob patterns: `*` is any text (dots and indices too);
+class KeyGlobs:
+    """Matches configuration keys against glob patterns: `*` is any text (dots and indices too);
     everything else, `[1]` included, is literal."""
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
-        all_patterns = (*BUILTIN_VOLATILE, *patterns)
-        self._regex = re.compile("|".join(_glob(pattern) for pattern in all_patterns))
+        globs = [_glob(pattern) for pattern in patterns]
+        self._regex = re.compile("|".join(globs)) if globs else None
 
     def __call__(self, key: str) -> bool:
-        return self._regex.fullmatch(key) is not None
+        return self._regex is not None and self._regex.fullmatch(key) is not None
+
+
+class Volatile(KeyGlobs):
+    """Keys that are never drift: the built-in ones and a fleet's `volatile_keys`."""
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        super().__init__((*BUILTIN_VOLATILE, *patterns))
 
 
 def _glob(pattern: str) -> str:

@@ -18,6 +18,7 @@ number: a router keeps its serial when the repository renames it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import orjson
@@ -42,11 +43,13 @@ class ObservedDevice(BaseModel):
     packets: dict[str, str] = Field(default={}, description="installed update packets: name → content digest")
     config: dict[str, str] = Field(default={}, description="the running configuration: key → value")
     metrics: dict[str, float] = Field(default={}, description="link metrics, e.g. delay_ms, jitter_ms, loss_percent")
+    unreachable: str | None = Field(default=None, description="why the observer could not reach it (when offline)")
 
-    def state_hash(self) -> str:
-        """What a saved plan records to notice that the router changed since (not online/last_seen)."""
-        return digest(self.model or "-", self.firmware or "-", canonical_json(self.packets),
-                      canonical_json(self.config))
+    def state_hash(self, volatile: Callable[[str], bool] | None = None) -> str:
+        """What a saved plan records to notice that the router changed since: not online, last seen or
+        the `volatile` keys (an uptime counter would make every saved plan stale)."""
+        config = self.config if volatile is None else {k: v for k, v in self.config.items() if not volatile(k)}
+        return digest(self.model or "-", self.firmware or "-", canonical_json(self.packets), canonical_json(config))
 
 
 class ObservedSnapshot(BaseModel):

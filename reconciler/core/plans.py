@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.core.diffs import KeyChange, Volatile, diff_against_observed, summarize
+from reconciler.core.diffs import KeyChange, KeyGlobs, Volatile, diff_against_observed, summarize
 from reconciler.core.fleets import Device, Fleet
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
@@ -111,11 +111,23 @@ def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice]], names: Seq
     return plan_devices(renderer, observed, names)
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What a fleet says about comparing: keys that are never drift, keys a plan must not change."""
+
+    volatile: Volatile
+    guard: KeyGlobs
+
+    @classmethod
+    def of(cls, fleet: Fleet) -> Rules:
+        return cls(Volatile(fleet.spec.volatile_keys), KeyGlobs(fleet.spec.management.guard_keys))
+
+
 def plan_devices(renderer: Renderer, observed: Mapping[str, ObservedDevice], names: Iterable[str]) -> list[DevicePlan]:
     """The plans of the named devices (a slice of the fleet: the shell may spread slices over processes)."""
-    volatile = Volatile(renderer.fleet.spec.volatile_keys)
+    rules = Rules.of(renderer.fleet)
     devices = renderer.fleet.devices
-    return [plan_device(devices[name], renderer.render(devices[name]), observed.get(devices[name].serial), volatile)
+    return [plan_device(devices[name], renderer.render(devices[name]), observed.get(devices[name].serial), rules)
             for name in names]
 
 
@@ -123,7 +135,8 @@ def assemble_plan(fleet: Fleet, plans: list[DevicePlan], snapshot: ObservedSnaps
                   now: dt.datetime, content: str | None = None) -> Plan:
     """Add the routers the repository does not know, order the devices, count the statuses."""
     known = {device.serial for device in fleet.devices.values()}
-    plans = plans + [_unmanaged(o) for o in snapshot.devices if o.serial not in known]
+    rules = Rules.of(fleet)
+    plans = plans + [_unmanaged(o, rules) for o in snapshot.devices if o.serial not in known]
     plans.sort(key=lambda p: (p.status is Status.UNMANAGED, p.device))
     counts: dict[str, int] = {}
     for item in plans:
@@ -132,7 +145,7 @@ def assemble_plan(fleet: Fleet, plans: list[DevicePlan], snapshot: ObservedSnaps
 
 
 def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed: ObservedDevice | None,
-                volatile: Volatile) -> DevicePlan:
+                rules: Rules) -> DevicePlan:
     """The plan of one device (pure)."""
     base = DevicePlan(device.name, device.serial, device.model, Status.IN_SYNC, groups=device.groups,
                       site=device.site.name if device.site else None, template=device.template,
@@ -141,11 +154,16 @@ def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed
         return _with(base, Status.INVALID, notes=(rendered.problem.message,))
     if observed is None:
         return _with(base, Status.UNOBSERVED, notes=(f"no observed state for serial {device.serial}",))
-    observed_hash = observed.state_hash()
+    observed_hash = observed.state_hash(rules.volatile)
     if observed.model is not None and observed.model != device.model:
         note = f"the router reports model {observed.model!r}; the repository says {device.model!r}"
         return _with(base, Status.BLOCKED, notes=(note,), observed_hash=observed_hash)
-    actions = _actions(rendered, observed, volatile)
+    actions = _actions(rendered, observed, rules.volatile)
+    cut = [c for a in actions for c in a.changes if rules.guard(c.key)]
+    if cut:
+        keys = ", ".join(f"{c.key} {c.old or '(absent)'} -> {c.new or '(removed)'}" for c in cut[:3])
+        note = f"would cut reconciler's access to the router ({keys}): refused (management.guard_keys)"
+        return _with(base, Status.BLOCKED, actions, (note,), observed_hash)
     if not observed.online:
         seen = observed.last_seen.isoformat() if observed.last_seen else "never"
         return _with(base, Status.OFFLINE, actions, (f"offline (last seen {seen})",), observed_hash)
@@ -180,10 +198,10 @@ def _actions(desired: DesiredState, observed: ObservedDevice, volatile: Volatile
     return tuple(sorted(actions, key=lambda a: ACTION_ORDER[a.kind]))
 
 
-def _unmanaged(observed: ObservedDevice) -> DevicePlan:
+def _unmanaged(observed: ObservedDevice, rules: Rules) -> DevicePlan:
     return DevicePlan(observed.name or observed.serial, observed.serial, observed.model, Status.UNMANAGED,
                       notes=("a router the repository does not know (by serial); left alone",),
-                      observed_hash=observed.state_hash())
+                      observed_hash=observed.state_hash(rules.volatile))
 
 
 # --- the saved form (`plan --out plan.json`) --------------------------------------------------------------

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 REDACTED = "***"
@@ -46,10 +47,12 @@ class SecretRef:
 
 @dataclass(frozen=True, slots=True)
 class SecretValue:
-    """A resolved secret as the core knows it: its name and the fingerprint of its sealed value."""
+    """A resolved secret as the core knows it: its name, the fingerprint and the text of its sealed
+    (encrypted) value; never the plaintext, which only the shell can unseal, at apply time."""
 
     name: str
     fingerprint: str
+    sealed: str = field(default="", repr=False, compare=False)
 
     def __str__(self) -> str:
         return marker(self.name, self.fingerprint)
@@ -57,7 +60,7 @@ class SecretValue:
     @classmethod
     def from_sealed(cls, name: str, sealed: str) -> SecretValue:
         """A purely computational constructor: fingerprints the sealed text of the secret."""
-        return cls(name, hashlib.sha256(sealed.encode()).hexdigest()[:12])
+        return cls(name, hashlib.sha256(sealed.encode()).hexdigest()[:12], sealed)
 
 
 def marker(name: str, fingerprint: str) -> str:
@@ -68,6 +71,18 @@ def marker(name: str, fingerprint: str) -> str:
 def contains_secret(text: str) -> bool:
     """Whether a rendered value carries a secret marker (cheap check first)."""
     return _MARKER_START in text and _MARKER.search(text) is not None
+
+
+def substitute(text: str, plaintexts: Mapping[str, str]) -> str:
+    """Markers replaced by plaintext values: only the shell calls this, right before a router gets the text."""
+    if _MARKER_START not in text:
+        return text
+    return _MARKER.sub(lambda match: plaintexts[match.group(1)], text)
+
+
+def secret_names(text: str) -> set[str]:
+    """The names of the secrets a rendered text carries markers of."""
+    return {match.group(1) for match in _MARKER.finditer(text)} if _MARKER_START in text else set()
 
 
 def redact(text: str) -> str:

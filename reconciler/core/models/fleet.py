@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from reconciler.core.models.common import Duration, Name, Spec, Text, TimeZone
+from reconciler.core.models.common import Duration, FieldName, Name, RelativePath, Spec, Text, TimeZone
 from reconciler.core.models.layers import LayerSpec
 
 FORMAT = "reconciler/v1"
@@ -39,6 +39,33 @@ class Sync(Spec):
     self_heal: bool = Field(default=True, description="correct drift (true) or only report it (false)")
 
 
+class Management(Spec):
+    """How reconciler reaches the routers' REST API (icom OS API v2) and what it must not break."""
+
+    username: Annotated[str, Field(min_length=1, max_length=64)] = "admin"
+    password_field: FieldName | None = Field(
+        default=None,
+        description="the device field (a !secret) holding the password the router should have; the driver "
+        "logs in with it, then with the operator's credentials file",
+    )
+    ca: RelativePath | None = Field(default=None, description="a PEM file in the repository: the CA routers' "
+                                    "HTTPS certificates are verified against (default: the system's CAs)")
+    verify_tls: bool = Field(default=True, description="false only for lab routers with self-signed certificates")
+    connect_timeout: Duration = Field(default=dt.timedelta(seconds=10))
+    read_timeout: Duration = Field(default=dt.timedelta(seconds=60))
+    retries: Annotated[int, Field(ge=0, le=10)] = Field(default=4, description="retries of a busy (503) or "
+                                                        "unreachable router, with jittered exponential backoff")
+    max_parallel: Annotated[int, Field(ge=1, le=2000)] = Field(default=20, description="routers talked to at "
+                                                               "once (cellular links are slow)")
+    reboot_timeout: Duration = Field(default=dt.timedelta(minutes=10),
+                                     description="how long a router may take to come back after a firmware update")
+    guard_keys: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default=["services.https.active", "services.https.port"],
+        description="keys whose change would cut reconciler's own access to a router (globs): a plan that "
+        "changes one is refused for that device",
+    )
+
+
 class FleetSpec(Spec):
     """The root of a fleet repository."""
 
@@ -54,6 +81,7 @@ class FleetSpec(Spec):
         description="glob patterns of configuration keys that are never drift (added to the built-in ones)",
     )
     sync: Sync = Sync()
+    management: Management = Management()
     sealing_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{43}=$")] | None = Field(
         default=None, description="the public key secrets/ are sealed to (base64 X25519), see `reconciler secret`"
     )

@@ -1,4 +1,4 @@
-"""The application: what each command does, as functions from arguments to an `Outcome`.
+"""The offline commands: everything that reads only the fleet repository (and the clock).
 
 Where it sits: `cli` parses arguments and prints outcomes; the functions here wire the shell
 (reading revisions, files, the clock) to the pure core (validation, rendering, diffs, plans) and
@@ -22,7 +22,7 @@ from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
 from reconciler.core.models import FleetSpec, kind_of
 from reconciler.core.observed import ObservedSnapshot, SnapshotProblem, parse_snapshot
-from reconciler.core.plans import Status, plan_fleet
+from reconciler.core.plans import Plan, Status, plan_fleet
 from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem, collapse, did_you_mean, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
@@ -177,7 +177,12 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     if invalid:
         notes.append(f"error: {invalid} device(s) do not render")
     code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
-    return Outcome(_presented(fmt, result, data.plan_data, markdown.plan_markdown, text.plan_text), code, notes)
+    return Outcome(present_plan(fmt, result), code, notes)
+
+
+def present_plan(fmt: str, result: Plan) -> str:
+    """A plan in the requested format (the live commands print theirs the same way)."""
+    return _presented(fmt, result, data.plan_data, markdown.plan_markdown, text.plan_text)
 
 
 def _presented(fmt: str, result: T, as_data: Callable[[T], Any], as_markdown: Callable[[T], str],

@@ -1,0 +1,342 @@
+"""The live commands: observe routers, plan against them, apply plans, and read the audit log.
+
+Where it sits: `cli` calls these; they load a fleet revision (`shell.loading`), reach its routers
+through the icom driver (`shell.drivers.icom`, or the simulator with `--simulator URL`), keep
+state in the data directory's store, and hand everything else to the core and to
+`shell.applying`. Each command runs its own event loop; Ctrl-C and SIGTERM stop an apply cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import getpass
+import hashlib
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.app.offline import CHANGES, FAILED, OK, Outcome, _json, _problems_outcome, present_plan
+from reconciler.core.fleets import Fleet
+from reconciler.core.observed import ObservedSnapshot, snapshot_json
+from reconciler.core.plans import DevicePlan, Plan, Status, plan_fleet, plan_from_data
+from reconciler.core.presenting import data
+from reconciler.core.rendering import RenderFailure
+from reconciler.errors import Interrupted, SavedPlanError, UsageError
+from reconciler.shell.applying import Context, DeviceResult, Work, apply_all, counts
+from reconciler.shell.applying import Outcome as ApplyOutcome
+from reconciler.shell.drivers import Target
+from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
+from reconciler.shell.files import write_atomically
+from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.observing import observe_fleet
+from reconciler.shell.parallel import map_slices
+from reconciler.shell.progress import Reporter
+from reconciler.shell.store import Store
+from reconciler.shell.targets import CredentialsFile, Unsealer, read_credentials, targets
+
+DEFAULT_DATA_DIR = Path(".reconciler")
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How to reach the routers and where to keep state (the options every live command takes)."""
+
+    simulator: str | None = None
+    data_dir: Path = DEFAULT_DATA_DIR
+    credentials: Path | None = None
+    secrets_key: Path | None = None
+    ca: Path | None = None
+    insecure: bool = False
+    max_parallel: int | None = None
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    poll_interval: float | None = None
+
+
+@dataclass
+class Session:
+    """A loaded revision and everything needed to talk to its routers."""
+
+    revision: LoadedRevision
+    store: Store
+    settings: DriverSettings
+    credentials: CredentialsFile
+    unsealer: Unsealer
+    options: LiveOptions
+
+    @property
+    def fleet(self) -> Fleet:
+        fleet = self.revision.build.fleet
+        assert fleet is not None
+        return fleet
+
+    @property
+    def max_parallel(self) -> int:
+        return self.options.max_parallel or self.fleet.spec.management.max_parallel
+
+    def targets(self) -> dict[str, Target]:
+        return targets(self.fleet, self.credentials, self.unsealer, self.options.simulator)
+
+
+def open_session(path: Path, rev: str | None, options: LiveOptions) -> Session | Outcome:
+    """Load and check the fleet (an invalid one is never used live), open the store."""
+    revision = FleetLoader().load(path, rev)
+    if not revision.ok:
+        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, "text")
+    store = Store(options.data_dir)
+    fleet = revision.build.fleet
+    assert fleet is not None
+    return Session(revision, store, _settings(revision, options), read_credentials(options.credentials),
+                   Unsealer(fleet, options.secrets_key), options)
+
+
+def _settings(revision: LoadedRevision, options: LiveOptions) -> DriverSettings:
+    assert revision.build.fleet is not None
+    management = revision.build.fleet.spec.management
+    ca_pem = _ca(revision, management.ca, options.ca)
+    return DriverSettings(
+        connect_timeout=options.connect_timeout or management.connect_timeout.total_seconds(),
+        read_timeout=options.read_timeout or management.read_timeout.total_seconds(),
+        retries=management.retries,
+        reboot_timeout=management.reboot_timeout.total_seconds(),
+        poll_interval=options.poll_interval or 2.0,
+        ca_pem=ca_pem,
+        verify_tls=management.verify_tls and not options.insecure,
+        connections=max(100, (options.max_parallel or management.max_parallel) + 10),
+    )
+
+
+def _ca(revision: LoadedRevision, in_repository: str | None, override: Path | None) -> str | None:
+    if override is not None:
+        try:
+            return override.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read the CA file {override}: {exc.strerror}") from exc
+    if in_repository is None:
+        return None
+    source = revision.source.files.get(in_repository)
+    if source is None:
+        raise UsageError(f"fleet.yaml management.ca names {in_repository}, which the repository does not have")
+    return source.data.decode("utf-8", errors="replace")
+
+
+# --- observe ---------------------------------------------------------------------------------------------
+
+
+def observe(path: Path, rev: str | None, out: Path | None, options: LiveOptions) -> Outcome:
+    session = open_session(path, rev, options)
+    if isinstance(session, Outcome):
+        return session
+    reporter = Reporter("observing", len(session.fleet.devices))
+    with reporter:
+        snapshot = asyncio.run(_observe(session, reporter.observed))
+    offline = sum(1 for device in snapshot.devices if not device.online)
+    notes = [f"observed {len(snapshot.devices)} routers ({offline} unreachable)"]
+    content = snapshot_json(snapshot).decode() + "\n"
+    if out is not None:
+        write_atomically(out, content.encode())
+        notes.append(f"snapshot saved to {out}")
+        return Outcome("", OK, notes)
+    return Outcome(content, OK, notes)
+
+
+async def _observe(session: Session, progress: Callable[[str, str], None] | None = None) -> ObservedSnapshot:
+    driver = IcomDriver(session.settings)
+    try:
+        return await observe_fleet(session.fleet, session.targets(), driver, session.store.device_states(),
+                                   session.max_parallel, progress)
+    finally:
+        await driver.close()
+
+
+# --- plan --live ---------------------------------------------------------------------------------------------
+
+
+def plan_live(path: Path, rev: str | None, fmt: str, out: Path | None, detailed: bool, options: LiveOptions,
+              jobs: int | None = None) -> Outcome:
+    session = open_session(path, rev, options)
+    if isinstance(session, Outcome):
+        return session
+    result = _plan(session, Reporter("observing", len(session.fleet.devices)), jobs)
+    notes = []
+    if out is not None:
+        write_atomically(out, _json(_saved(result, path)).encode())
+        notes.append(f"plan saved to {out}")
+    invalid = result.counts.get(Status.INVALID.value, 0)
+    code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
+    return Outcome(present_plan(fmt, result), code, notes)
+
+
+def _plan(session: Session, reporter: Reporter, jobs: int | None) -> Plan:
+    with reporter:
+        snapshot = asyncio.run(_observe(session, reporter.observed))
+    revision = session.revision
+    return plan_fleet(session.fleet, revision.renderer(), snapshot, revision.source.revision,
+                      dt.datetime.now(dt.UTC), revision.content, functools.partial(map_slices, jobs=jobs))
+
+
+def _saved(plan: Plan, path: Path) -> dict[str, Any]:
+    saved = data.plan_data(plan)
+    saved["source"] = str(path.resolve())
+    return saved
+
+
+# --- apply -------------------------------------------------------------------------------------------------------
+
+
+def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
+          confirm: Callable[[str], bool] | None = None) -> Outcome:
+    """Apply a saved plan (a .json file) exactly, or plan against the live routers and apply that."""
+    if target.is_file() and target.suffix == ".json":
+        return _apply_saved(target, options)
+    session = open_session(target, rev, options)
+    if isinstance(session, Outcome):
+        return session
+    plan = _plan(session, Reporter("observing", len(session.fleet.devices)), None)
+    pending = [d for d in plan.devices if d.status is Status.CHANGES]
+    summary = present_plan("text", plan)
+    if not pending:
+        return Outcome(summary + "nothing to apply: every reachable router is in sync\n", OK)
+    if not yes and not (confirm or _ask)(summary + f"apply these changes to {len(pending)} routers? [y/N] "):
+        return Outcome("", FAILED, ["not applied (answer y, or pass --yes)"])
+    works = _works(session, pending, saved=None)
+    return _run(session, works, "apply", plan_digest=None)
+
+
+def _ask(prompt: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError("apply needs --yes when it cannot ask (no terminal)")
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
+    raw = plan_file.read_bytes()
+    try:
+        saved = json.loads(raw)
+        plan = plan_from_data(saved)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SavedPlanError(f"{plan_file} is not a saved plan: {exc}") from None
+    source = saved.get("source")
+    if not source:
+        raise SavedPlanError(f"{plan_file} does not say which repository it was made from (source)")
+    session = open_session(Path(source), plan.revision, options)
+    if isinstance(session, Outcome):
+        return session
+    if plan.content and session.revision.content != plan.content:
+        raise SavedPlanError(f"{source} at {session.revision.label} is not what the plan was made from (the files "
+                             "changed): make a new plan")
+    digest = hashlib.sha256(raw).hexdigest()
+    done = session.store.finished_in_plan(digest)
+    pending = [d for d in plan.devices if d.status is Status.CHANGES]
+    works = _works(session, [d for d in pending if d.device not in done], saved=True)
+    already = [DeviceResult(d.device, ApplyOutcome.ALREADY, "converged in an earlier run of this plan")
+               for d in pending if d.device in done]
+    return _run(session, works, "apply-plan", plan_digest=digest, earlier=already)
+
+
+def _works(session: Session, devices: Sequence[DevicePlan], saved: bool | None) -> list[Work]:
+    renderer = session.revision.renderer()
+    reach = session.targets()
+    works = []
+    for device_plan in devices:
+        desired = renderer.render(session.fleet.devices[device_plan.device])
+        if isinstance(desired, RenderFailure):
+            raise SavedPlanError(f"{device_plan.device}: {desired.problem.message}")
+        if saved and desired.input_hash != device_plan.desired_hash:
+            raise SavedPlanError(f"{device_plan.device}: its desired state differs from the plan's")
+        works.append(Work(device_plan, desired, reach[device_plan.device],
+                          device_plan.observed_hash if saved else None))
+    return works
+
+
+def _run(session: Session, works: list[Work], action: str, plan_digest: str | None,
+         earlier: Sequence[DeviceResult] = ()) -> Outcome:
+    actor = _actor()
+    revision = session.revision
+    run_id = session.store.start_run(action, actor, revision.source.revision, revision.content, plan_digest)
+    reporter = Reporter("applying", len(works))
+    with reporter:
+        results, interrupted = asyncio.run(_apply(session, works, run_id, reporter.applied))
+    results = [*earlier, *results]
+    tally = counts(results)
+    status = "interrupted" if interrupted else "done"
+    session.store.finish_run(run_id, status, tally)
+    changed = [r.device for r in results if r.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.FAILED)]
+    session.store.audit(actor, action, changed, revision.source.revision or revision.content, _summary(tally))
+    table = reporter.table(results)
+    if interrupted:
+        raise Interrupted(f"interrupted: {_summary(tally)}; run apply again to finish what is left\n{table}")
+    failed = any(r.outcome in (ApplyOutcome.FAILED, ApplyOutcome.UNREACHABLE, ApplyOutcome.STALE) for r in results)
+    return Outcome(table, FAILED if failed else OK, [_summary(tally)])
+
+
+async def _apply(session: Session, works: list[Work], run_id: int,
+                 report: Callable[[DeviceResult], None]) -> tuple[list[DeviceResult], bool]:
+    stop = asyncio.Event()
+    driver = IcomDriver(session.settings)
+    revision = session.revision
+    context = Context(session.fleet, revision.source.files, driver, session.store, session.unsealer, run_id,
+                      revision.source.revision, revision.content)
+    with _signals(stop):
+        try:
+            results = await apply_all(works, context, session.max_parallel, stop, report)
+        finally:
+            await driver.close()
+    return results, stop.is_set()
+
+
+@contextmanager
+def _signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(number, stop.set)
+            installed.append(number)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    try:
+        yield
+    finally:
+        for number in installed:
+            loop.remove_signal_handler(number)
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _summary(tally: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items())) or "nothing"
+
+
+# --- audit ------------------------------------------------------------------------------------------------------
+
+
+def audit(data_dir: Path, verify: bool, fmt: str, limit: int | None) -> Outcome:
+    store = Store(data_dir)
+    rows = store.audit_rows()
+    if verify:
+        problems = store.verify_audit()
+        if problems:
+            broken = f"the audit log of {len(rows)} rows is broken"
+            return Outcome("".join(f"{p}\n" for p in problems), FAILED, [broken])
+        return Outcome(f"the audit log is intact: {len(rows)} rows, each chained to the one before\n")
+    rows = rows[-limit:] if limit else rows
+    if fmt == "json":
+        return Outcome(_json([row.as_dict() for row in rows]))
+    lines = [f"{row.id:>5}  {row.at}  {row.actor:<12} {row.action:<11} {row.outcome}  "
+             f"({len(row.devices)} devices; {(row.revision or '-')[:12]})" for row in rows]
+    return Outcome("\n".join(lines) + ("\n" if lines else "the audit log is empty\n"))

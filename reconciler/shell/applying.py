@@ -1,0 +1,248 @@
+"""Applying: carry out a plan on live routers, device by device, journaled, interruptible.
+
+Where it sits: after `observing` and the core's `plans`. For each device that has changes it
+fetches the router again (a saved plan refuses a device whose state changed since: stale), plans
+that device afresh, then runs the steps in dependency order: firmware (and wait out the reboot),
+update packets, configuration (an update packet with the rendered configuration, its secrets
+unsealed only here), and verifies by fetching once more: the device has converged when its plan
+is empty. Outcomes are values; a failing device never stops the others. Every step goes to the
+store's journal as it happens; a stop (Ctrl-C, SIGTERM) starts no new device, gives the devices
+in flight a grace period, then records them as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from reconciler.core.configs import config_hash
+from reconciler.core.fleets import Fleet, SourceFile
+from reconciler.core.observed import ObservedDevice
+from reconciler.core.packets import build_packet, configuration_entry, packet_entries
+from reconciler.core.plans import Action, ActionKind, DevicePlan, Rules, Status, plan_device
+from reconciler.core.rendering import DesiredState
+from reconciler.errors import DriverError, ReconcilerError, TemporaryError
+from reconciler.shell.drivers import Driver, FirmwareStep, PacketStep, Target
+from reconciler.shell.observing import observe_device
+from reconciler.shell.store import Store
+from reconciler.shell.targets import Unsealer
+
+REPLACE_PROFILE = "reconciler"  # the profile a configuration in replace mode is stored in, then activated
+
+
+class Outcome(StrEnum):
+    CONVERGED = "converged"  # applied and verified
+    FAILED = "failed"  # a step failed, or the verification found differences
+    UNREACHABLE = "unreachable"  # could not be reached (after retries): try again later
+    STALE = "stale"  # a saved plan: the router changed since the plan was made
+    ALREADY = "already-applied"  # a saved plan: converged in an earlier run of the same plan
+    IN_SYNC = "in-sync"  # nothing to do after all
+    SKIPPED = "skipped"  # not applied: blocked, invalid or offline in the plan
+    INTERRUPTED = "interrupted"  # stopped before it finished (or before it started)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceResult:
+    device: str
+    outcome: Outcome
+    detail: str = ""
+    steps: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Work:
+    """One device to apply: its plan, its desired state, how to reach it."""
+
+    plan: DevicePlan
+    desired: DesiredState
+    target: Target
+    saved_observed_hash: str | None = None  # set when applying a saved plan exactly
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every device's apply needs (one per run)."""
+
+    fleet: Fleet
+    files: Mapping[str, SourceFile]  # the revision's files (packet parts)
+    driver: Driver
+    store: Store
+    unsealer: Unsealer
+    run_id: int
+    revision: str | None
+    content: str | None
+    rules: Rules = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", Rules.of(self.fleet))
+
+
+Report = Callable[[DeviceResult], None]
+
+
+async def apply_all(works: Sequence[Work], context: Context, max_parallel: int, stop: asyncio.Event,
+                    report: Report | None = None, grace: float = 60.0) -> list[DeviceResult]:
+    """Apply every work item, at most `max_parallel` at a time, until done or stopped."""
+    gate = asyncio.Semaphore(max_parallel)
+
+    async def one(work: Work) -> DeviceResult:
+        async with gate:
+            if stop.is_set():
+                result = DeviceResult(work.plan.device, Outcome.INTERRUPTED, "not started: the run was stopped")
+            else:
+                result = await apply_device(work, context)
+        if report is not None:
+            report(result)
+        return result
+
+    tasks = {asyncio.ensure_future(one(work)): work for work in works}
+    await _until_done_or_stopped(set(tasks), stop, grace)
+    return [_result_of(task, work, context) for task, work in tasks.items()]
+
+
+async def _until_done_or_stopped(tasks: set[asyncio.Future[DeviceResult]], stop: asyncio.Event,
+                                 grace: float) -> None:
+    stopping = asyncio.ensure_future(stop.wait())
+    pending = set(tasks)
+    while pending:
+        done, _ = await asyncio.wait(pending | {stopping}, return_when=asyncio.FIRST_COMPLETED)
+        pending -= done
+        if stopping in done:
+            break
+    if pending:  # stopped: devices in flight may finish within the grace period
+        _, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+    stopping.cancel()
+
+
+def _result_of(task: asyncio.Future[DeviceResult], work: Work, context: Context) -> DeviceResult:
+    if task.cancelled():
+        context.store.record_step(context.run_id, work.plan.device, "device", Outcome.INTERRUPTED.value,
+                                  "cancelled after the grace period")
+        return DeviceResult(work.plan.device, Outcome.INTERRUPTED, "cancelled after the grace period")
+    return task.result()
+
+
+async def apply_device(work: Work, context: Context) -> DeviceResult:
+    """Fetch, re-plan, run the steps, verify; the outcome is journaled and returned, never raised."""
+    started = time.monotonic()
+    steps: list[str] = []
+    try:
+        outcome, detail = await _apply(work, context, steps)
+    except TemporaryError as exc:
+        outcome, detail = (Outcome.FAILED if steps else Outcome.UNREACHABLE), _failure(steps, exc)
+    except (DriverError, ReconcilerError) as exc:
+        outcome, detail = Outcome.FAILED, _failure(steps, exc)
+    except Exception as exc:  # a bug must not stop the other devices
+        outcome, detail = Outcome.FAILED, _failure(steps, exc, internal=True)
+    result = DeviceResult(work.plan.device, outcome, detail, tuple(steps), time.monotonic() - started)
+    _record(result, work, context)
+    return result
+
+
+def _failure(steps: Sequence[str], exc: BaseException, internal: bool = False) -> str:
+    where = f"{steps[-1]}: " if steps else ""
+    what = f"internal error {type(exc).__name__}: {exc}" if internal else str(exc)
+    return where + what
+
+
+async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[Outcome, str]:
+    known = context.store.device_states().get(work.plan.device)
+    observed = await observe_device(context.fleet, work.target, context.driver, known)
+    if not observed.online:
+        return Outcome.UNREACHABLE, observed.unreachable or "unreachable"
+    if work.saved_observed_hash is not None and observed.state_hash(context.rules.volatile) != work.saved_observed_hash:
+        return Outcome.STALE, "the router changed since the plan was made: make a new plan"
+    device = context.fleet.devices[work.plan.device]
+    plan = plan_device(device, work.desired, observed, context.rules)
+    if plan.status is Status.IN_SYNC:
+        return Outcome.IN_SYNC, "nothing to do"
+    if plan.status is not Status.CHANGES:
+        return Outcome.SKIPPED, "; ".join(plan.notes) or plan.status.value
+    for action in plan.actions:
+        steps.append(_step_name(action))
+        context.store.record_step(context.run_id, work.plan.device, steps[-1], "started")
+        detail = await _run_step(action, work, context, observed)
+        context.store.record_step(context.run_id, work.plan.device, steps[-1], "done", detail)
+    steps.append("verify")
+    return await _verify(work, context)
+
+
+def _step_name(action: Action) -> str:
+    return f"packet {action.target.split('@')[0]}" if action.kind is ActionKind.PACKET and action.target else \
+        action.kind.value
+
+
+async def _run_step(action: Action, work: Work, context: Context, observed: ObservedDevice) -> str:
+    if action.kind is ActionKind.FIRMWARE:
+        assert action.target is not None
+        return await context.driver.apply(work.target, FirmwareStep(action.target))
+    if action.kind is ActionKind.PACKET:
+        return await _install_packet(action, work, context, observed)
+    return await _configure(work, context)
+
+
+async def _install_packet(action: Action, work: Work, context: Context, observed: ObservedDevice) -> str:
+    assert action.target is not None
+    name, digest = action.target.split("@", 1)
+    packet = context.fleet.packets[name]
+    data = build_packet(packet_entries(packet, context.files))
+    detail = await context.driver.apply(work.target, PacketStep(name, data))
+    installed = {**(_store_packets(context, work.plan.device) or observed.packets), name: digest}
+    context.store.record_packets(work.plan.device, work.target.serial, installed)
+    return detail
+
+
+def _store_packets(context: Context, device: str) -> Mapping[str, str] | None:
+    state = context.store.device_states().get(device)
+    return state.packets if state else None
+
+
+async def _configure(work: Work, context: Context) -> str:
+    text = context.unsealer.substitute(work.desired.config_text or "")
+    data = build_packet([configuration_entry(text, work.plan.device, context.revision)])
+    if work.desired.config_mode.value == "replace":
+        step = PacketStep("configuration", data, "store", REPLACE_PROFILE, activate=True)
+    else:
+        step = PacketStep("configuration", data, "apply")
+    return await context.driver.apply(work.target, step)
+
+
+async def _verify(work: Work, context: Context) -> tuple[Outcome, str]:
+    known = context.store.device_states().get(work.plan.device)
+    observed = await observe_device(context.fleet, work.target, context.driver, known)
+    if not observed.online:
+        return Outcome.FAILED, f"verify: unreachable after the changes ({observed.unreachable})"
+    device = context.fleet.devices[work.plan.device]
+    plan = plan_device(device, work.desired, observed, context.rules)
+    if plan.actions:
+        return Outcome.FAILED, "verify: " + "; ".join(action.summary for action in plan.actions)
+    return Outcome.CONVERGED, "applied and verified"
+
+
+def _record(result: DeviceResult, work: Work, context: Context) -> None:
+    store = context.store
+    store.record_step(context.run_id, result.device, "device", result.outcome.value, result.detail)
+    applied = None
+    if result.outcome is Outcome.CONVERGED:
+        desired = work.desired
+        packets = _store_packets(context, result.device) or {}
+        applied = {"revision": context.revision, "content": context.content, "desired_hash": desired.input_hash,
+                   "config_hash": config_hash(desired.parsed().values), "firmware": desired.firmware,
+                   "packets": {**packets, **dict(desired.packets)}}
+    reached = result.outcome not in (Outcome.UNREACHABLE, Outcome.INTERRUPTED)
+    store.record_device(result.device, work.target.serial, result.outcome.value, result.detail, applied=applied,
+                        seen=reached)
+
+
+def counts(results: Sequence[DeviceResult]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for result in results:
+        found[result.outcome.value] = found.get(result.outcome.value, 0) + 1
+    return found

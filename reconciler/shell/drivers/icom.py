@@ -1,0 +1,264 @@
+"""The icom OS driver: the REST API v2 of INSYS routers (docs/router-api.md) over aiohttp.
+
+Where it sits: behind the `Driver` protocol; `observing` and `applying` call it. One
+`ClientSession` with pooled keep-alive connections serves every router; a bearer token is kept per
+router and renewed on 401; TLS is verified against the fleet's CA (or the system's); busy answers
+(503), timeouts and broken connections are retried with jittered exponential backoff, a bounded
+number of times, and then become `TemporaryError`s; answers that retrying cannot fix become
+`PermanentError`s. aiohttp's own exceptions are translated here, where they enter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from reconciler.errors import DriverError, PermanentError, TemporaryError
+from reconciler.shell.drivers import FirmwareStep, PacketStep, Reading, Step, Target
+
+API = "/api/v2_0"
+_TRANSIENT = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    """The driver's knobs (fleet.yaml `management`, overridable on the command line)."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    retries: int = 4
+    backoff: float = 0.5  # first retry after about this long, doubling, jittered ±50 %
+    backoff_cap: float = 30.0
+    reboot_timeout: float = 600.0
+    poll_interval: float = 2.0  # while a router reboots
+    ca_pem: str | None = None  # the CA routers' certificates are verified against (default: the system's)
+    verify_tls: bool = True
+    connections: int = 100  # pooled connections in all
+
+
+class IcomDriver:
+    """A `Driver` for icom OS routers. Create it inside the event loop that uses it."""
+
+    def __init__(self, settings: DriverSettings | None = None) -> None:
+        self.settings = settings or DriverSettings()
+        self._tokens: dict[str, str] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._random = random.Random()  # noqa: S311 - jitter for retries, not cryptography
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- the protocol -----------------------------------------------------------------------------------
+
+    async def fetch(self, target: Target) -> Reading:
+        info = await self._json(target, "GET", "/status/device_info")
+        firmware = await self._json(target, "GET", "/firmware")
+        configuration = await self._text(target, "GET", "/configuration?profile=running")
+        return Reading(*_identity(target, info), _firmware_version(target, firmware), configuration)
+
+    async def apply(self, target: Target, step: Step) -> str:
+        if isinstance(step, FirmwareStep):
+            return await self._update_firmware(target, step.version)
+        return await self._install(target, step)
+
+    # --- steps ---------------------------------------------------------------------------------------------
+
+    async def _update_firmware(self, target: Target, version: str) -> str:
+        body = {"type": "icom_os", "name": version, "issue_reset": True}
+        await self._json(target, "PUT", "/firmware", body)
+        self._tokens.pop(target.serial, None)  # a reboot ends every session
+        deadline = time.monotonic() + self.settings.reboot_timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.settings.poll_interval)
+            running = await self._running_version(target)
+            if running == version:
+                return f"firmware {version} running after the reboot"
+            if running is not None:
+                raise PermanentError(f"came back from the update running {running}, not {version}", target.name)
+        raise TemporaryError(f"not back with firmware {version} within {self.settings.reboot_timeout:.0f} s",
+                             target.name)
+
+    async def _running_version(self, target: Target) -> str | None:
+        try:
+            return _firmware_version(target, await self._json(target, "GET", "/firmware", retries=0))
+        except TemporaryError:
+            return None  # still rebooting
+
+    async def _install(self, target: Target, step: PacketStep) -> str:
+        analysis = await self._analyze(target, step)
+        entries = analysis.get("content") or []
+        invalid = [f"entry {e.get('entry')}: {e.get('error') or 'invalid'}" for e in entries if not e.get("valid")]
+        if invalid or not entries:
+            raise PermanentError(f"packet {step.name} refused: {'; '.join(invalid) or 'no entries'}", target.name)
+        body = {"identifier": analysis.get("identifier"), "profile": step.profile,
+                "entries": [{"entry": e.get("entry"), "action": step.action} for e in entries]}
+        results = (await self._json(target, "POST", "/upload/perform", body)).get("content") or []
+        failed = [f"entry {r.get('entry')}: {r.get('error')}" for r in results if r.get("result") != "done"]
+        if failed or len(results) != len(entries):
+            raise PermanentError(f"packet {step.name}: {'; '.join(failed) or 'not every entry performed'}",
+                                 target.name)
+        if step.activate:
+            params = {"action": "activate_profile", "profile": step.profile}
+            await self._json(target, "POST", "/operation", {"method": "manual_action", "params": params})
+        return f"packet {step.name}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} {step.action}"
+
+    async def _analyze(self, target: Target, step: PacketStep) -> dict[str, Any]:
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            info = {"filename": f"{step.name}.tar", "profile": step.profile, "password": ""}
+            data.add_field("fileinfo", json.dumps(info), content_type="application/json")
+            data.add_field("filedata", step.data, filename=f"{step.name}.tar", content_type="application/x-tar")
+            return data
+
+        return await self._json(target, "POST", "/upload/analyze", form=form)
+
+    # --- requests -----------------------------------------------------------------------------------------
+
+    async def _json(self, target: Target, method: str, path: str, body: Any = None, *,
+                    form: Any = None, retries: int | None = None) -> dict[str, Any]:
+        text = await self._request(target, method, path, body, form, retries)
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            raise PermanentError(f"{method} {path}: the answer is not JSON", target.name) from None
+        if not isinstance(value, dict):
+            raise PermanentError(f"{method} {path}: the answer is not a JSON object", target.name)
+        return value
+
+    async def _text(self, target: Target, method: str, path: str) -> str:
+        return await self._request(target, method, path, None, None, None)
+
+    async def _request(self, target: Target, method: str, path: str, body: Any, form: Any,
+                       retries: int | None) -> str:
+        attempts = 1 + (self.settings.retries if retries is None else retries)
+        for attempt in range(attempts):
+            try:
+                return await self._authorized(target, method, path, body, form)
+            except TemporaryError as exc:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(self._backoff(attempt, exc.delay))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int, delay: float | None) -> float:
+        if delay is not None:
+            return min(delay, self.settings.backoff_cap)
+        base: float = min(self.settings.backoff * 2.0**attempt, self.settings.backoff_cap)
+        return base * self._random.uniform(0.5, 1.5)
+
+    async def _authorized(self, target: Target, method: str, path: str, body: Any, form: Any) -> str:
+        token = self._tokens.get(target.serial) or await self._login(target)
+        status, text = await self._send(target, method, path, body, form, token)
+        if status == 401:  # the token died (reboot, expiry): log in once more
+            self._tokens.pop(target.serial, None)
+            status, text = await self._send(target, method, path, body, form, await self._login(target))
+        return _checked(target, method, path, status, text)
+
+    async def _login(self, target: Target) -> str:
+        for password in target.passwords:
+            status, text = await self._send(target, "POST", "/auth/login",
+                                            {"username": target.username, "password": password}, None, None)
+            if status == 401:
+                continue
+            token = _json_field(_checked(target, "POST", "/auth/login", status, text), "access")
+            self._tokens[target.serial] = token
+            return token
+        tried = len(target.passwords)
+        raise PermanentError(f"login refused for user {target.username!r} ({tried} password{'s' * (tried != 1)} "
+                             "tried: the fleet's and the credentials file's)", target.name)
+
+    async def _send(self, target: Target, method: str, path: str, body: Any, form: Any,
+                    token: str | None) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = form() if form is not None else None
+        url = target.base_url.rstrip("/") + API + path
+        try:
+            async with self._client().request(method, url, json=body, data=data, headers=headers) as response:
+                return response.status, await response.text()
+        except _TRANSIENT as exc:
+            raise TemporaryError(f"unreachable ({_reason(exc)})", target.name) from None
+        except aiohttp.ClientError as exc:
+            raise PermanentError(f"{method} {path}: {_reason(exc)}", target.name) from None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            settings = self.settings
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout,
+                                            sock_read=settings.read_timeout)
+            connector = aiohttp.TCPConnector(limit=settings.connections, limit_per_host=0, ssl=self._tls(),
+                                             keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
+        return self._session
+
+    def _tls(self) -> ssl.SSLContext | bool:
+        if not self.settings.verify_tls:
+            return False
+        ca = self.settings.ca_pem
+        return ssl.create_default_context(cadata=ca) if ca is not None else ssl.create_default_context()
+
+
+def _checked(target: Target, method: str, path: str, status: int, text: str) -> str:
+    if 200 <= status < 300:
+        return text
+    reason = _error_text(text)
+    if status == 503:
+        raise TemporaryError("busy (503)", target.name)
+    if status >= 500:
+        raise TemporaryError(f"{method} {path}: {status} {reason}", target.name)
+    if status == 401:
+        raise PermanentError(f"{method} {path}: unauthorized even after logging in again", target.name)
+    raise PermanentError(f"{method} {path}: {status} {reason}", target.name)
+
+
+def _error_text(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text[:200]
+    return str(value.get("error", "")) if isinstance(value, dict) else text[:200]
+
+
+def _json_field(text: str, name: str) -> str:
+    try:
+        value = json.loads(text).get(name)
+    except (ValueError, AttributeError):
+        value = None
+    if not isinstance(value, str) or not value:
+        raise PermanentError(f"the login answer has no {name!r}")
+    return value
+
+
+def _identity(target: Target, info: dict[str, Any]) -> tuple[str, str]:
+    try:
+        entry = info["status"]["list"][0]
+        serial, model = str(entry["serial_number"]), str(entry["board_type"])
+    except (KeyError, IndexError, TypeError):
+        raise PermanentError("status/device_info: not the documented answer", target.name) from None
+    if serial != target.serial:
+        raise PermanentError(f"the router at {target.base_url} has serial {serial}, not {target.serial}: "
+                             "another router answers at this address", target.name)
+    return serial, model
+
+
+def _firmware_version(target: Target, answer: dict[str, Any]) -> str:
+    for entry in answer.get("firmware") or []:
+        if isinstance(entry, dict) and entry.get("type") == "icom_os":
+            return str(entry.get("name"))
+    raise PermanentError("firmware: no icom_os entry in the answer", target.name)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+__all__ = ["DriverError", "DriverSettings", "IcomDriver"]
