@@ -136,7 +136,8 @@ def _live(command: argparse.ArgumentParser) -> None:
                        help="routers talked to at once (default: fleet.yaml management.max_parallel, 20)")
     group.add_argument("--connect-timeout", type=float, metavar="SECONDS")
     group.add_argument("--read-timeout", type=float, metavar="SECONDS")
-    group.add_argument("--poll-interval", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    group.add_argument("--poll-interval", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # tests, demo
+    group.add_argument("--retry-backoff", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # tests
 
 
 def _live_options(args: argparse.Namespace) -> live.LiveOptions:
@@ -144,7 +145,7 @@ def _live_options(args: argparse.Namespace) -> live.LiveOptions:
         raise UsageError("--max-parallel must be at least 1")
     return live.LiveOptions(args.simulator, args.data_dir, args.credentials, args.secrets_key, args.ca,
                             args.insecure, args.max_parallel, args.connect_timeout, args.read_timeout,
-                            args.poll_interval)
+                            args.poll_interval, args.retry_backoff)
 
 
 def _jobs(command: argparse.ArgumentParser) -> None:

@@ -36,4 +36,31 @@ step "4. Plan against what the routers report (an observed-state snapshot)" \
      "reconciler plan $fleet --observed $fleet/.demo/observed.json"
 first 30 reconciler plan "$fleet" --observed "$fleet/.demo/observed.json"
 echo "…"
+
+step "5. Live routers: simulate the example's 60 routers on loopback (factory state)" \
+     "reconciler simulate --fleet $fleet --port 0 --profile perfect &"
+reconciler simulate --fleet "$fleet" --port 0 --profile perfect --reboot-seconds 1 > "$scratch/simulator.log" 2>&1 &
+simulator=$!
+trap 'kill $simulator 2>/dev/null; wait $simulator 2>/dev/null; rm -rf "$scratch"' EXIT
+for _ in $(seq 100); do grep -q "^simulating" "$scratch/simulator.log" && break; sleep 0.1; done
+cat "$scratch/simulator.log"
+url=$(sed -n 's#^simulating [0-9]* routers at \(http[^ ]*\)/d/<serial>.*#\1#p' "$scratch/simulator.log")
+live=(--simulator "$url" --data-dir "$scratch/data" --credentials "$fleet/.demo/credentials.yaml"
+      --secrets-key "$fleet/.demo/sealing.key")
+
+step "6. Plan against the live routers" "reconciler plan $fleet --live --simulator $url …"
+first 12 reconciler plan "$fleet" --live "${live[@]}"
+echo "…"
+
+step "7. Apply: firmware, packets, configuration (secrets unsealed only now), verify" \
+     "reconciler apply $fleet --yes --simulator $url …"
+first 8 reconciler apply "$fleet" --yes "${live[@]}"
+echo "…"
+
+step "8. Plan again: the fleet has converged" "reconciler plan $fleet --live --simulator $url …"
+reconciler plan "$fleet" --live "${live[@]}" | head -n 1
+
+step "9. The audit log, and its hash chain" "reconciler audit --data-dir … && reconciler audit --verify …"
+reconciler audit --data-dir "$scratch/data"
+reconciler audit --verify --data-dir "$scratch/data"
 printf '\nDone. Next: README.md walks through the repository format and every command.\n'

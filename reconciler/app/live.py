@@ -58,6 +58,7 @@ class LiveOptions:
     connect_timeout: float | None = None
     read_timeout: float | None = None
     poll_interval: float | None = None
+    retry_backoff: float | None = None
 
 
 @dataclass
@@ -107,6 +108,7 @@ def _settings(revision: LoadedRevision, options: LiveOptions) -> DriverSettings:
         retries=management.retries,
         reboot_timeout=management.reboot_timeout.total_seconds(),
         poll_interval=options.poll_interval or 2.0,
+        backoff=options.retry_backoff or 0.5,
         ca_pem=ca_pem,
         verify_tls=management.verify_tls and not options.insecure,
         connections=max(100, (options.max_parallel or management.max_parallel) + 10),
@@ -201,13 +203,20 @@ def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
         return session
     plan = _plan(session, Reporter("observing", len(session.fleet.devices)), None)
     pending = [d for d in plan.devices if d.status is Status.CHANGES]
-    summary = present_plan("text", plan)
-    if not pending:
-        return Outcome(summary + "nothing to apply: every reachable router is in sync\n", OK)
-    if not yes and not (confirm or _ask)(summary + f"apply these changes to {len(pending)} routers? [y/N] "):
-        return Outcome("", FAILED, ["not applied (answer y, or pass --yes)"])
+    if pending and not yes:
+        summary = present_plan("text", plan)
+        if not (confirm or _ask)(summary + f"apply these changes to {len(pending)} routers? [y/N] "):
+            return Outcome("", FAILED, ["not applied (answer y, or pass --yes)"])
     works = _works(session, pending, saved=None)
-    return _run(session, works, "apply", plan_digest=None)
+    return _run(session, works, "apply", plan_digest=None, earlier=_not_applied(plan))
+
+
+def _not_applied(plan: Plan) -> list[DeviceResult]:
+    """Devices the plan leaves out, as outcomes: offline ones are unreachable, blocked ones skipped."""
+    outcomes = {Status.OFFLINE: ApplyOutcome.UNREACHABLE, Status.BLOCKED: ApplyOutcome.SKIPPED,
+                Status.INVALID: ApplyOutcome.FAILED, Status.UNOBSERVED: ApplyOutcome.UNREACHABLE}
+    return [DeviceResult(d.device, outcomes[d.status], "; ".join(d.notes)) for d in plan.devices
+            if d.status in outcomes]
 
 
 def _ask(prompt: str) -> bool:
@@ -272,10 +281,11 @@ def _run(session: Session, works: list[Work], action: str, plan_digest: str | No
     session.store.finish_run(run_id, status, tally)
     changed = [r.device for r in results if r.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.FAILED)]
     session.store.audit(actor, action, changed, revision.source.revision or revision.content, _summary(tally))
-    table = reporter.table(results)
+    table = reporter.table(results) if results else "nothing to apply: every router is in sync\n"
     if interrupted:
         raise Interrupted(f"interrupted: {_summary(tally)}; run apply again to finish what is left\n{table}")
-    failed = any(r.outcome in (ApplyOutcome.FAILED, ApplyOutcome.UNREACHABLE, ApplyOutcome.STALE) for r in results)
+    done = (ApplyOutcome.CONVERGED, ApplyOutcome.IN_SYNC, ApplyOutcome.ALREADY)
+    failed = any(result.outcome not in done for result in results)
     return Outcome(table, FAILED if failed else OK, [_summary(tally)])
 
 

@@ -159,14 +159,15 @@ def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed
         note = f"the router reports model {observed.model!r}; the repository says {device.model!r}"
         return _with(base, Status.BLOCKED, notes=(note,), observed_hash=observed_hash)
     actions = _actions(rendered, observed, rules.volatile)
+    if not observed.online:  # what it reports is not known: no guard can judge its actions yet
+        seen = observed.last_seen.isoformat() if observed.last_seen else "never"
+        why = f": {observed.unreachable}" if observed.unreachable else ""
+        return _with(base, Status.OFFLINE, actions, (f"offline (last seen {seen}){why}",), observed_hash)
     cut = [c for a in actions for c in a.changes if rules.guard(c.key)]
     if cut:
         keys = ", ".join(f"{c.key} {c.old or '(absent)'} -> {c.new or '(removed)'}" for c in cut[:3])
         note = f"would cut reconciler's access to the router ({keys}): refused (management.guard_keys)"
         return _with(base, Status.BLOCKED, actions, (note,), observed_hash)
-    if not observed.online:
-        seen = observed.last_seen.isoformat() if observed.last_seen else "never"
-        return _with(base, Status.OFFLINE, actions, (f"offline (last seen {seen})",), observed_hash)
     return _with(base, Status.CHANGES if actions else Status.IN_SYNC, actions, (), observed_hash)
 
 

@@ -184,6 +184,9 @@ class IcomDriver:
         try:
             async with self._client().request(method, url, json=body, data=data, headers=headers) as response:
                 return response.status, await response.text()
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise PermanentError(f"TLS: {_reason(exc)} (is the fleet's CA configured? management.ca or --ca)",
+                                 target.name) from None
         except _TRANSIENT as exc:
             raise TemporaryError(f"unreachable ({_reason(exc)})", target.name) from None
         except aiohttp.ClientError as exc:
