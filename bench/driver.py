@@ -19,9 +19,19 @@ started = time.perf_counter()
 from pathlib import Path  # noqa: E402
 
 from reconciler import app  # noqa: E402
+from reconciler.app import live  # noqa: E402
 from reconciler.shell.loading import FleetLoader  # noqa: E402
 
 imported = time.perf_counter()
+
+
+def _outcomes(table: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for line in table.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2:
+            found[parts[1]] = found.get(parts[1], 0) + 1
+    return found
 
 
 def peak_rss_mb() -> float:
@@ -34,16 +44,25 @@ def peak_rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("op", choices=("validate", "plan", "diff"))
+    parser.add_argument("op", choices=("validate", "plan", "diff", "apply"))
     parser.add_argument("fleet", type=Path)
     parser.add_argument("--observed", type=Path)
     parser.add_argument("--base", default="HEAD")
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--warm", action="store_true", help="diff: run twice with one loader, time the second")
+    parser.add_argument("--simulator", help="apply: the simulator's URL")
+    parser.add_argument("--credentials", type=Path)
+    parser.add_argument("--secrets-key", type=Path)
+    parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args()
     result: dict[str, object] = {"import_s": round(imported - started, 3)}
     begin = time.perf_counter()
-    if args.op == "validate":
+    if args.op == "apply":
+        options = live.LiveOptions(simulator=args.simulator, data_dir=args.data_dir, credentials=args.credentials,
+                                   secrets_key=args.secrets_key, max_parallel=args.jobs, poll_interval=0.05)
+        outcome = live.apply(args.fleet, None, True, options)
+        result["outcomes"] = _outcomes(outcome.output)
+    elif args.op == "validate":
         outcome = app.validate(args.fleet, None, "json", jobs=args.jobs)
     elif args.op == "plan":
         outcome = app.plan(args.fleet, args.observed, None, "json", None, False, jobs=args.jobs)
@@ -58,7 +77,7 @@ def main() -> None:
             result["files_parsed_warm"] = loader.parsed - parsed_before
     result["op_s"] = round(time.perf_counter() - begin, 3)
     result["exit_code"] = outcome.exit_code
-    summary = json.loads(outcome.output) if outcome.output else {}
+    summary = json.loads(outcome.output) if outcome.output and args.op != "apply" else {}
     for key in ("changed_devices", "unchanged_devices", "renders", "errors", "counts"):
         if key in summary:
             result[key] = summary[key]

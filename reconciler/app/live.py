@@ -24,10 +24,9 @@ from typing import Any
 
 from reconciler.app.offline import CHANGES, FAILED, OK, Outcome, _json, _problems_outcome, present_plan
 from reconciler.core.fleets import Fleet
-from reconciler.core.observed import ObservedSnapshot, snapshot_json
+from reconciler.core.observed import ObservedDevice, ObservedSnapshot, snapshot_json
 from reconciler.core.plans import DevicePlan, Plan, Status, plan_fleet, plan_from_data
 from reconciler.core.presenting import data
-from reconciler.core.rendering import RenderFailure
 from reconciler.errors import Interrupted, SavedPlanError, UsageError
 from reconciler.shell.applying import Context, DeviceResult, Work, apply_all, counts
 from reconciler.shell.applying import Outcome as ApplyOutcome
@@ -177,11 +176,16 @@ def plan_live(path: Path, rev: str | None, fmt: str, out: Path | None, detailed:
 
 
 def _plan(session: Session, reporter: Reporter, jobs: int | None) -> Plan:
+    return _plan_observed(session, reporter, jobs)[0]
+
+
+def _plan_observed(session: Session, reporter: Reporter, jobs: int | None) -> tuple[Plan, ObservedSnapshot]:
     with reporter:
         snapshot = asyncio.run(_observe(session, reporter.observed))
     revision = session.revision
-    return plan_fleet(session.fleet, revision.renderer(), snapshot, revision.source.revision,
+    plan = plan_fleet(session.fleet, revision.renderer(), snapshot, revision.source.revision,
                       dt.datetime.now(dt.UTC), revision.content, functools.partial(map_slices, jobs=jobs))
+    return plan, snapshot
 
 
 def _saved(plan: Plan, path: Path) -> dict[str, Any]:
@@ -201,13 +205,13 @@ def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
     session = open_session(target, rev, options)
     if isinstance(session, Outcome):
         return session
-    plan = _plan(session, Reporter("observing", len(session.fleet.devices)), None)
+    plan, snapshot = _plan_observed(session, Reporter("observing", len(session.fleet.devices)), None)
     pending = [d for d in plan.devices if d.status is Status.CHANGES]
     if pending and not yes:
         summary = present_plan("text", plan)
         if not (confirm or _ask)(summary + f"apply these changes to {len(pending)} routers? [y/N] "):
             return Outcome("", FAILED, ["not applied (answer y, or pass --yes)"])
-    works = _works(session, pending, saved=None)
+    works = _works(session, pending, observed=snapshot.by_serial())
     return _run(session, works, "apply", plan_digest=None, earlier=_not_applied(plan))
 
 
@@ -252,19 +256,12 @@ def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
     return _run(session, works, "apply-plan", plan_digest=digest, earlier=already)
 
 
-def _works(session: Session, devices: Sequence[DevicePlan], saved: bool | None) -> list[Work]:
-    renderer = session.revision.renderer()
+def _works(session: Session, devices: Sequence[DevicePlan], saved: bool = False,
+           observed: Mapping[str, ObservedDevice] | None = None) -> list[Work]:
+    """What to apply: a saved plan's devices must still be as observed then; a live plan's were observed just now."""
     reach = session.targets()
-    works = []
-    for device_plan in devices:
-        desired = renderer.render(session.fleet.devices[device_plan.device])
-        if isinstance(desired, RenderFailure):
-            raise SavedPlanError(f"{device_plan.device}: {desired.problem.message}")
-        if saved and desired.input_hash != device_plan.desired_hash:
-            raise SavedPlanError(f"{device_plan.device}: its desired state differs from the plan's")
-        works.append(Work(device_plan, desired, reach[device_plan.device],
-                          device_plan.observed_hash if saved else None))
-    return works
+    return [Work(plan, reach[plan.device], plan.observed_hash if saved else None,
+                 (observed or {}).get(plan.serial)) for plan in devices]
 
 
 def _run(session: Session, works: list[Work], action: str, plan_digest: str | None,
@@ -294,8 +291,8 @@ async def _apply(session: Session, works: list[Work], run_id: int,
     stop = asyncio.Event()
     driver = IcomDriver(session.settings)
     revision = session.revision
-    context = Context(session.fleet, revision.source.files, driver, session.store, session.unsealer, run_id,
-                      revision.source.revision, revision.content)
+    context = Context(session.fleet, revision.renderer(), revision.source.files, driver, session.store,
+                      session.unsealer, run_id, revision.source.revision, revision.content)
     with _signals(stop):
         try:
             results = await apply_all(works, context, session.max_parallel, stop, report)

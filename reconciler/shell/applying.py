@@ -23,7 +23,7 @@ from reconciler.core.fleets import Fleet, SourceFile
 from reconciler.core.observed import ObservedDevice
 from reconciler.core.packets import build_packet, configuration_entry, packet_entries
 from reconciler.core.plans import Action, ActionKind, DevicePlan, Rules, Status, plan_device
-from reconciler.core.rendering import DesiredState
+from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
 from reconciler.errors import DriverError, ReconcilerError, TemporaryError
 from reconciler.shell.drivers import Driver, FirmwareStep, PacketStep, Target
 from reconciler.shell.observing import observe_device
@@ -55,12 +55,12 @@ class DeviceResult:
 
 @dataclass(frozen=True)
 class Work:
-    """One device to apply: its plan, its desired state, how to reach it."""
+    """One device to apply: its plan and how to reach it (its desired state is rendered when it starts)."""
 
     plan: DevicePlan
-    desired: DesiredState
     target: Target
-    saved_observed_hash: str | None = None  # set when applying a saved plan exactly
+    saved_observed_hash: str | None = None  # a saved plan: the router must still be in this state
+    observed: ObservedDevice | None = None  # what a live plan observed moments ago (not fetched again)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Context:
     """What every device's apply needs (one per run)."""
 
     fleet: Fleet
+    renderer: Renderer
     files: Mapping[str, SourceFile]  # the revision's files (packet parts)
     driver: Driver
     store: Store
@@ -153,25 +154,49 @@ def _failure(steps: Sequence[str], exc: BaseException, internal: bool = False) -
 
 
 async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[Outcome, str]:
-    known = context.store.device_states().get(work.plan.device)
-    observed = await observe_device(context.fleet, work.target, context.driver, known)
+    ready = await _prepare(work, context)
+    if isinstance(ready, tuple):
+        return ready
+    for action in ready.plan.actions:
+        steps.append(_step_name(action))
+        context.store.record_step(context.run_id, work.plan.device, steps[-1], "started")
+        detail = await _run_step(action, work, ready.desired, context, ready.observed)
+        context.store.record_step(context.run_id, work.plan.device, steps[-1], "done", detail)
+    steps.append("verify")
+    return await _verify(work, ready.desired, context)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A device about to be changed: what it should be, what it is, and the steps between."""
+
+    desired: DesiredState
+    observed: ObservedDevice
+    plan: DevicePlan
+
+
+async def _prepare(work: Work, context: Context) -> _Ready | tuple[Outcome, str]:
+    """Render, fetch (unless just observed) and plan the device afresh; an outcome when there is nothing to run."""
+    device = context.fleet.devices[work.plan.device]
+    desired = context.renderer.render(device)
+    if isinstance(desired, RenderFailure):
+        return Outcome.FAILED, desired.problem.message
+    if work.saved_observed_hash is not None and desired.input_hash != work.plan.desired_hash:
+        return Outcome.FAILED, "its desired state differs from the saved plan's: make a new plan"
+    observed = work.observed or await observe_device(context.fleet, work.target, context.driver,
+                                                     context.store.device_state(work.plan.device))
     if not observed.online:
         return Outcome.UNREACHABLE, observed.unreachable or "unreachable"
     if work.saved_observed_hash is not None and observed.state_hash(context.rules.volatile) != work.saved_observed_hash:
         return Outcome.STALE, "the router changed since the plan was made: make a new plan"
-    device = context.fleet.devices[work.plan.device]
-    plan = plan_device(device, work.desired, observed, context.rules)
+    plan = plan_device(device, desired, observed, context.rules)
+    return _Ready(desired, observed, plan) if plan.status is Status.CHANGES else _nothing_to_run(plan)
+
+
+def _nothing_to_run(plan: DevicePlan) -> tuple[Outcome, str]:
     if plan.status is Status.IN_SYNC:
         return Outcome.IN_SYNC, "nothing to do"
-    if plan.status is not Status.CHANGES:
-        return Outcome.SKIPPED, "; ".join(plan.notes) or plan.status.value
-    for action in plan.actions:
-        steps.append(_step_name(action))
-        context.store.record_step(context.run_id, work.plan.device, steps[-1], "started")
-        detail = await _run_step(action, work, context, observed)
-        context.store.record_step(context.run_id, work.plan.device, steps[-1], "done", detail)
-    steps.append("verify")
-    return await _verify(work, context)
+    return Outcome.SKIPPED, "; ".join(plan.notes) or plan.status.value
 
 
 def _step_name(action: Action) -> str:
@@ -179,13 +204,14 @@ def _step_name(action: Action) -> str:
         action.kind.value
 
 
-async def _run_step(action: Action, work: Work, context: Context, observed: ObservedDevice) -> str:
+async def _run_step(action: Action, work: Work, desired: DesiredState, context: Context,
+                    observed: ObservedDevice) -> str:
     if action.kind is ActionKind.FIRMWARE:
         assert action.target is not None
         return await context.driver.apply(work.target, FirmwareStep(action.target))
     if action.kind is ActionKind.PACKET:
         return await _install_packet(action, work, context, observed)
-    return await _configure(work, context)
+    return await _configure(work, desired, context)
 
 
 async def _install_packet(action: Action, work: Work, context: Context, observed: ObservedDevice) -> str:
@@ -200,27 +226,27 @@ async def _install_packet(action: Action, work: Work, context: Context, observed
 
 
 def _store_packets(context: Context, device: str) -> Mapping[str, str] | None:
-    state = context.store.device_states().get(device)
+    state = context.store.device_state(device)
     return state.packets if state else None
 
 
-async def _configure(work: Work, context: Context) -> str:
-    text = context.unsealer.substitute(work.desired.config_text or "")
+async def _configure(work: Work, desired: DesiredState, context: Context) -> str:
+    text = context.unsealer.substitute(desired.config_text or "")
     data = build_packet([configuration_entry(text, work.plan.device, context.revision)])
-    if work.desired.config_mode.value == "replace":
+    if desired.config_mode.value == "replace":
         step = PacketStep("configuration", data, "store", REPLACE_PROFILE, activate=True)
     else:
         step = PacketStep("configuration", data, "apply")
     return await context.driver.apply(work.target, step)
 
 
-async def _verify(work: Work, context: Context) -> tuple[Outcome, str]:
-    known = context.store.device_states().get(work.plan.device)
+async def _verify(work: Work, desired: DesiredState, context: Context) -> tuple[Outcome, str]:
+    known = context.store.device_state(work.plan.device)
     observed = await observe_device(context.fleet, work.target, context.driver, known)
     if not observed.online:
         return Outcome.FAILED, f"verify: unreachable after the changes ({observed.unreachable})"
     device = context.fleet.devices[work.plan.device]
-    plan = plan_device(device, work.desired, observed, context.rules)
+    plan = plan_device(device, desired, observed, context.rules)
     if plan.actions:
         return Outcome.FAILED, "verify: " + "; ".join(action.summary for action in plan.actions)
     return Outcome.CONVERGED, "applied and verified"
@@ -231,7 +257,8 @@ def _record(result: DeviceResult, work: Work, context: Context) -> None:
     store.record_step(context.run_id, result.device, "device", result.outcome.value, result.detail)
     applied = None
     if result.outcome is Outcome.CONVERGED:
-        desired = work.desired
+        desired = context.renderer.render(context.fleet.devices[result.device])
+        assert isinstance(desired, DesiredState)
         packets = _store_packets(context, result.device) or {}
         applied = {"revision": context.revision, "content": context.content, "desired_hash": desired.input_hash,
                    "config_hash": config_hash(desired.parsed().values), "firmware": desired.firmware,

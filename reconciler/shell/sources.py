@@ -115,6 +115,8 @@ def _listed_by_git(repo: git.Repo, root: Path) -> list[str] | None:
             path = root / relative
             if not _hidden(relative) and (path.is_symlink() or path.is_file()):
                 listed.append(relative)
+    if not listed:
+        return None  # the whole directory is ignored by the enclosing repository: read it as a plain one
     return sorted(set(listed))
 
 

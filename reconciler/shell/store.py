@@ -120,6 +120,10 @@ class AuditRow:
                 "detail": self.detail, "hash": self.hash}
 
 
+def _device_state(row: Sequence[Any]) -> DeviceState:
+    return DeviceState(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9])
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
@@ -173,13 +177,16 @@ class Store:
 
     # --- devices ------------------------------------------------------------------------------------
 
+    _DEVICE_COLUMNS = ("select name, serial, revision, desired_hash, config_hash, firmware, packets, last_seen,"
+                       " last_outcome, last_detail from devices")
+
     def device_states(self) -> dict[str, DeviceState]:
-        rows = self._db.execute(
-            "select name, serial, revision, desired_hash, config_hash, firmware, packets, last_seen, last_outcome,"
-            " last_detail from devices"
-        ).fetchall()
-        return {row[0]: DeviceState(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7],
-                                    row[8], row[9]) for row in rows}
+        rows = self._db.execute(self._DEVICE_COLUMNS).fetchall()
+        return {row[0]: _device_state(row) for row in rows}
+
+    def device_state(self, name: str) -> DeviceState | None:
+        row = self._db.execute(self._DEVICE_COLUMNS + " where name = ?", (name,)).fetchone()
+        return _device_state(row) if row is not None else None
 
     def record_device(self, name: str, serial: str, outcome: str, detail: str = "", *,
                       applied: Mapping[str, Any] | None = None, seen: bool = False) -> None:
