@@ -42,6 +42,12 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its waited-for children (the forked planning workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("op", choices=("validate", "plan", "diff", "apply"))
@@ -82,6 +88,7 @@ def main() -> None:
         if key in summary:
             result[key] = summary[key]
     result["max_rss_mb"] = peak_rss_mb()
+    result["cpu_s"] = round(cpu_seconds(), 3)
     json.dump(result, sys.stdout)
 
 

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,11 @@ class Session:
     credentials: CredentialsFile
     unsealer: Unsealer
     options: LiveOptions
+    tokens: dict[str, str] = field(default_factory=dict)  # the routers' login tokens, kept from observe to apply
+
+    def driver(self) -> IcomDriver:
+        """A driver for the current event loop; the login tokens carry over from the session's earlier drivers."""
+        return IcomDriver(self.settings, self.tokens)
 
     @property
     def fleet(self) -> Fleet:
@@ -149,7 +154,7 @@ def observe(path: Path, rev: str | None, out: Path | None, options: LiveOptions)
 
 
 async def _observe(session: Session, progress: Callable[[str, str], None] | None = None) -> ObservedSnapshot:
-    driver = IcomDriver(session.settings)
+    driver = session.driver()
     try:
         return await observe_fleet(session.fleet, session.targets(), driver, session.store.device_states(),
                                    session.max_parallel, progress)
@@ -289,7 +294,7 @@ def _run(session: Session, works: list[Work], action: str, plan_digest: str | No
 async def _apply(session: Session, works: list[Work], run_id: int,
                  report: Callable[[DeviceResult], None]) -> tuple[list[DeviceResult], bool]:
     stop = asyncio.Event()
-    driver = IcomDriver(session.settings)
+    driver = session.driver()
     revision = session.revision
     context = Context(session.fleet, revision.renderer(), revision.source.files, driver, session.store,
                       session.unsealer, run_id, revision.source.revision, revision.content)

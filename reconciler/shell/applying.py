@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from reconciler.core.configs import config_hash
 from reconciler.core.fleets import Fleet, SourceFile
@@ -107,18 +108,18 @@ async def apply_all(works: Sequence[Work], context: Context, max_parallel: int, 
 
 async def _until_done_or_stopped(tasks: set[asyncio.Future[DeviceResult]], stop: asyncio.Event,
                                  grace: float) -> None:
-    stopping = asyncio.ensure_future(stop.wait())
-    pending = set(tasks)
-    while pending:
-        done, _ = await asyncio.wait(pending | {stopping}, return_when=asyncio.FIRST_COMPLETED)
-        pending -= done
-        if stopping in done:
-            break
-    if pending:  # stopped: devices in flight may finish within the grace period
-        _, late = await asyncio.wait(pending, timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+    # One waiter over all tasks (`gather`), not `asyncio.wait` on the pending set after every completion:
+    # that registers a callback on each pending task each time, quadratic in the number of devices.
+    everything: asyncio.Future[Any] = asyncio.gather(*tasks, return_exceptions=True)
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({everything, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not everything.done():  # stopped: devices in flight may finish within the grace period
+        try:
+            await asyncio.wait_for(asyncio.shield(everything), timeout=grace)
+        except TimeoutError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(everything, return_exceptions=True)
     stopping.cancel()
 
 
@@ -134,8 +135,9 @@ async def apply_device(work: Work, context: Context) -> DeviceResult:
     """Fetch, re-plan, run the steps, verify; the outcome is journaled and returned, never raised."""
     started = time.monotonic()
     steps: list[str] = []
+    applied: DesiredState | None = None  # what the router now runs, once converged
     try:
-        outcome, detail = await _apply(work, context, steps)
+        outcome, detail, applied = await _apply(work, context, steps)
     except TemporaryError as exc:
         outcome, detail = (Outcome.FAILED if steps else Outcome.UNREACHABLE), _failure(steps, exc)
     except (DriverError, ReconcilerError) as exc:
@@ -143,7 +145,7 @@ async def apply_device(work: Work, context: Context) -> DeviceResult:
     except Exception as exc:  # a bug must not stop the other devices
         outcome, detail = Outcome.FAILED, _failure(steps, exc, internal=True)
     result = DeviceResult(work.plan.device, outcome, detail, tuple(steps), time.monotonic() - started)
-    _record(result, work, context)
+    _record(result, work, context, applied)
     return result
 
 
@@ -153,17 +155,18 @@ def _failure(steps: Sequence[str], exc: BaseException, internal: bool = False) -
     return where + what
 
 
-async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[Outcome, str]:
+async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[Outcome, str, DesiredState | None]:
     ready = await _prepare(work, context)
     if isinstance(ready, tuple):
-        return ready
+        return (*ready, None)
     for action in ready.plan.actions:
         steps.append(_step_name(action))
         context.store.record_step(context.run_id, work.plan.device, steps[-1], "started")
         detail = await _run_step(action, work, ready.desired, context, ready.observed)
         context.store.record_step(context.run_id, work.plan.device, steps[-1], "done", detail)
     steps.append("verify")
-    return await _verify(work, ready.desired, context)
+    outcome, detail = await _verify(work, ready.desired, context)
+    return outcome, detail, ready.desired if outcome is Outcome.CONVERGED else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +255,11 @@ async def _verify(work: Work, desired: DesiredState, context: Context) -> tuple[
     return Outcome.CONVERGED, "applied and verified"
 
 
-def _record(result: DeviceResult, work: Work, context: Context) -> None:
+def _record(result: DeviceResult, work: Work, context: Context, desired: DesiredState | None) -> None:
     store = context.store
     store.record_step(context.run_id, result.device, "device", result.outcome.value, result.detail)
     applied = None
-    if result.outcome is Outcome.CONVERGED:
-        desired = context.renderer.render(context.fleet.devices[result.device])
-        assert isinstance(desired, DesiredState)
+    if desired is not None:
         packets = _store_packets(context, result.device) or {}
         applied = {"revision": context.revision, "content": context.content, "desired_hash": desired.input_hash,
                    "config_hash": config_hash(desired.parsed().values), "firmware": desired.firmware,

@@ -46,9 +46,9 @@ class DriverSettings:
 class IcomDriver:
     """A `Driver` for icom OS routers. Create it inside the event loop that uses it."""
 
-    def __init__(self, settings: DriverSettings | None = None) -> None:
+    def __init__(self, settings: DriverSettings | None = None, tokens: dict[str, str] | None = None) -> None:
         self.settings = settings or DriverSettings()
-        self._tokens: dict[str, str] = {}
+        self._tokens = tokens if tokens is not None else {}  # serial → bearer token (may be shared: see Session)
         self._session: aiohttp.ClientSession | None = None
         self._random = random.Random()  # noqa: S311 - jitter for retries, not cryptography
 
