@@ -184,12 +184,13 @@ def _plan(session: Session, reporter: Reporter, jobs: int | None) -> Plan:
     return _plan_observed(session, reporter, jobs)[0]
 
 
-def _plan_observed(session: Session, reporter: Reporter, jobs: int | None) -> tuple[Plan, ObservedSnapshot]:
+def _plan_observed(session: Session, reporter: Reporter, jobs: int | None,
+                   keys: bool = True) -> tuple[Plan, ObservedSnapshot]:
     with reporter:
         snapshot = asyncio.run(_observe(session, reporter.observed))
     revision = session.revision
     plan = plan_fleet(session.fleet, revision.renderer(), snapshot, revision.source.revision,
-                      dt.datetime.now(dt.UTC), revision.content, functools.partial(map_slices, jobs=jobs))
+                      dt.datetime.now(dt.UTC), revision.content, functools.partial(map_slices, jobs=jobs), keys)
     return plan, snapshot
 
 
@@ -210,7 +211,9 @@ def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
     session = open_session(target, rev, options)
     if isinstance(session, Outcome):
         return session
-    plan, snapshot = _plan_observed(session, Reporter("observing", len(session.fleet.devices)), None)
+    # Without --yes the plan is shown (key by key) before asking; with it the plan is only applied, and apply
+    # plans each device again as it starts: the key changes are not kept (a million for a factory fleet).
+    plan, snapshot = _plan_observed(session, Reporter("observing", len(session.fleet.devices)), None, keys=not yes)
     pending = [d for d in plan.devices if d.status is Status.CHANGES]
     if pending and not yes:
         summary = present_plan("text", plan)

@@ -96,19 +96,30 @@ def plan_fleet(
     now: dt.datetime,
     content: str | None = None,
     mapper: SliceMapper = serial,
+    keys: bool = True,
 ) -> Plan:
     """A purely computational function: what to do to each router to reach the repository's state.
 
     `content` is the digest of the files the plan is made from (recorded in the plan), `mapper`
-    computes the device plans slice by slice (see `slices`).
+    computes the device plans slice by slice (see `slices`). Without `keys`, configuration actions
+    keep their summary but not their key changes: a plan only to be applied (apply plans each device
+    again as it starts) needs no per-key detail, which for a fleet from factory is a million changes.
     """
-    plans = mapper(_plan_slice, (renderer, snapshot.by_serial()), list(fleet.devices))
+    plans = mapper(_plan_slice, (renderer, snapshot.by_serial(), keys), list(fleet.devices))
     return assemble_plan(fleet, plans, snapshot, revision, now, content)
 
 
-def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice]], names: Sequence[str]) -> list[DevicePlan]:
-    renderer, observed = state
-    return plan_devices(renderer, observed, names)
+def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice], bool], names: Sequence[str]) -> list[DevicePlan]:
+    renderer, observed, keys = state
+    plans = plan_devices(renderer, observed, names)
+    return plans if keys else [_without_keys(plan) for plan in plans]
+
+
+def _without_keys(plan: DevicePlan) -> DevicePlan:
+    if not any(action.changes for action in plan.actions):
+        return plan
+    actions = tuple(Action(a.kind, a.summary, a.reason, a.target) for a in plan.actions)
+    return _with(plan, plan.status, actions, plan.notes, plan.observed_hash)
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,20 @@ def test_actions_come_in_order_firmware_then_packet_then_configuration() -> None
     assert configuration.changes == (KeyChange("interfaces.net1.vlan_id", "11", "10"),)
 
 
+def test_a_plan_without_keys_keeps_statuses_summaries_and_hashes_but_no_key_changes() -> None:
+    """What apply --yes plans with: the same plan, minus the per-key detail nobody will read."""
+    r = renderer(plan_files())
+    config = {**in_sync(r, "ber-r01")["config"], "interfaces.net1.vlan_id": "11"}
+    snap = snapshot(in_sync(r, "ber-r01", firmware="10.4", config=config), in_sync(r, "ber-r02"))
+    full, slim = (plan_fleet(r.fleet, r, snap, "abc123", NOW, keys=keys) for keys in (True, False))
+    assert [(d.device, d.status, d.observed_hash, d.desired_hash, [a.summary for a in d.actions])
+            for d in slim.devices] == [(d.device, d.status, d.observed_hash, d.desired_hash,
+                                        [a.summary for a in d.actions]) for d in full.devices]
+    assert [a.changes for a in device_plan(full, "ber-r01").actions][-1] != ()
+    assert all(a.changes == () for d in slim.devices for a in d.actions)
+    assert slim.counts == full.counts == {"changes": 1, "in-sync": 1, "unobserved": 1}
+
+
 def test_a_packet_with_other_content_on_the_router_is_updated() -> None:
     """An installed packet whose digest differs is an update, not an install."""
     r = renderer(plan_files())
