@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reconciler import __version__, app
 from reconciler.app import live
+from reconciler.daemon import commands
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.simulator import command as simulator_command
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_apply(commands)
     _add_audit(commands)
     _add_simulate(commands)
+    _add_serve(commands)
+    _add_token(commands)
     _add_schema(commands)
     _add_secret(commands)
     return parser
@@ -119,6 +122,51 @@ def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
     simulator_command.add_arguments(command)
 
 
+def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("serve", help="the daemon: follow a branch, reconcile, serve the API and metrics")
+    command.add_argument("source", nargs="?", metavar="SOURCE",
+                         help="a path inside a git work tree, a (bare) repository, or a URL git can fetch")
+    command.add_argument("--branch", help="the branch to follow (default: main; for a work tree, its branch)")
+    command.add_argument("--path", metavar="SUBDIR", help="the fleet's subdirectory in the repository")
+    command.add_argument("--data-dir", type=Path, metavar="DIR", help="clone, store, audit log (default: .reconciler)")
+    command.add_argument("--listen", metavar="HOST:PORT", help="the API's address (default: 127.0.0.1:8080)")
+    command.add_argument("--poll", metavar="DURATION", help="how often to fetch the branch (default: 60s)")
+    command.add_argument("--simulate", action="store_true", default=None,
+                         help="simulate the fleet's routers in the daemon (demo, trying it out)")
+    command.add_argument("--watch", action="store_true", default=None,
+                         help="development: validate and plan every save of the local work tree")
+    command.add_argument("--config", type=Path, metavar="FILE", help="reconciler.yaml (see docs/daemon.md)")
+    command.add_argument("--log-format", choices=("auto", "json", "text"))
+    group = command.add_argument_group("reaching the routers")
+    group.add_argument("--simulator", metavar="URL", help="send router traffic to a `reconciler simulate` server")
+    group.add_argument("--credentials", type=Path, metavar="FILE")
+    group.add_argument("--secrets-key", type=Path, metavar="FILE")
+    group.add_argument("--ca", type=Path, metavar="FILE")
+    group.add_argument("--insecure", action="store_true", default=None)
+    group.add_argument("--max-parallel", type=int, metavar="N")
+    for hidden in ("--poll-interval", "--retry-backoff", "--simulator-reboot-seconds", "--shutdown-grace"):
+        group.add_argument(hidden, type=float, help=argparse.SUPPRESS)  # tests, demo
+
+
+def _add_token(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("token", help="API tokens: create (shown once), list, revoke")
+    actions = command.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    create = actions.add_parser("create", help="make a token and print it (the only time it is shown)")
+    create.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    create.add_argument("--name", help="what the audit log calls it (default: ROLE-xxxxxx)")
+    listing = actions.add_parser("list", help="every token's name, role and state (never the secret)")
+    revoke = actions.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    for sub in (create, listing, revoke):
+        sub.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR")
+
+
+_SERVE_OPTIONS = ("source", "branch", "path", "data_dir", "listen", "poll", "simulate", "simulator", "watch",
+                  "log_format",
+                  "credentials", "secrets_key", "ca", "insecure", "max_parallel", "poll_interval", "retry_backoff",
+                  "simulator_reboot_seconds", "shutdown_grace")
+
+
 def _live(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group("reaching the routers")
     group.add_argument("--simulator", metavar="URL", help="send each router's traffic to URL/d/<serial> "
@@ -189,17 +237,25 @@ def run(argv: Sequence[str]) -> app.Outcome:
 
 
 def _other(args: argparse.Namespace) -> app.Outcome:
-    if args.command == "observe":
-        return live.observe(args.path, args.rev, args.out, _live_options(args))
-    if args.command == "apply":
-        return live.apply(args.target, args.rev, args.yes, _live_options(args))
-    if args.command == "audit":
-        return live.audit(args.data_dir, args.verify, args.format, args.limit)
-    if args.command == "simulate":
-        return app.Outcome("", simulator_command.run(args))
-    if args.command == "schema":
-        return app.schema(args.out)
-    return _secret(args)
+    commands_by_name = {
+        "observe": lambda: live.observe(args.path, args.rev, args.out, _live_options(args)),
+        "apply": lambda: live.apply(args.target, args.rev, args.yes, _live_options(args)),
+        "audit": lambda: live.audit(args.data_dir, args.verify, args.format, args.limit),
+        "simulate": lambda: app.Outcome("", simulator_command.run(args)),
+        "schema": lambda: app.schema(args.out),
+        "serve": lambda: commands.serve_command(args.config, {key: getattr(args, key) for key in _SERVE_OPTIONS}),
+        "token": lambda: _token(args),
+    }
+    chosen = commands_by_name.get(args.command)
+    return chosen() if chosen is not None else _secret(args)
+
+
+def _token(args: argparse.Namespace) -> app.Outcome:
+    if args.action == "create":
+        return commands.token_create(args.data_dir, args.role, args.name)
+    if args.action == "list":
+        return commands.token_list(args.data_dir)
+    return commands.token_revoke(args.data_dir, args.name)
 
 
 def _render_args(values: Sequence[str]) -> tuple[Path, str]:

@@ -2,6 +2,7 @@
 
     ReconcilerError                 anything the user should see as a message, not a traceback
     ├── UsageError                  bad arguments or options                          (exit 2)
+    ├── ConfigError                 the daemon's configuration file is wrong          (exit 2)
     ├── SourceError                 the fleet repository cannot be read               (exit 1)
     │   ├── NotAFleetRepository     no fleet.yaml at the path / revision              (exit 2)
     │   └── RevisionNotFound        a --rev/--base/--head git does not know           (exit 1)
@@ -35,6 +36,10 @@ class ReconcilerError(Exception):
 
 
 class UsageError(ReconcilerError):
+    exit_code = 2
+
+
+class ConfigError(ReconcilerError):
     exit_code = 2
 
 

@@ -95,7 +95,11 @@ def open_session(path: Path, rev: str | None, options: LiveOptions) -> Session |
     revision = FleetLoader().load(path, rev)
     if not revision.ok:
         return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, "text")
-    store = Store(options.data_dir)
+    return session_for(revision, Store(options.data_dir), options)
+
+
+def session_for(revision: LoadedRevision, store: Store, options: LiveOptions) -> Session:
+    """A session for a revision already loaded and found valid (the daemon's last good one)."""
     fleet = revision.build.fleet
     assert fleet is not None
     return Session(revision, store, _settings(revision, options), read_credentials(options.credentials),
@@ -219,11 +223,11 @@ def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
         summary = present_plan("text", plan)
         if not (confirm or _ask)(summary + f"apply these changes to {len(pending)} routers? [y/N] "):
             return Outcome("", FAILED, ["not applied (answer y, or pass --yes)"])
-    works = _works(session, pending, observed=snapshot.by_serial())
-    return _run(session, works, "apply", plan_digest=None, earlier=_not_applied(plan))
+    works = works_for(session, pending, observed=snapshot.by_serial())
+    return _run(session, works, "apply", plan_digest=None, earlier=not_applied(plan))
 
 
-def _not_applied(plan: Plan) -> list[DeviceResult]:
+def not_applied(plan: Plan) -> list[DeviceResult]:
     """Devices the plan leaves out, as outcomes: offline ones are unreachable, blocked ones skipped."""
     outcomes = {Status.OFFLINE: ApplyOutcome.UNREACHABLE, Status.BLOCKED: ApplyOutcome.SKIPPED,
                 Status.INVALID: ApplyOutcome.FAILED, Status.UNOBSERVED: ApplyOutcome.UNREACHABLE}
@@ -258,13 +262,13 @@ def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
     digest = hashlib.sha256(raw).hexdigest()
     done = session.store.finished_in_plan(digest)
     pending = [d for d in plan.devices if d.status is Status.CHANGES]
-    works = _works(session, [d for d in pending if d.device not in done], saved=True)
+    works = works_for(session, [d for d in pending if d.device not in done], saved=True)
     already = [DeviceResult(d.device, ApplyOutcome.ALREADY, "converged in an earlier run of this plan")
                for d in pending if d.device in done]
     return _run(session, works, "apply-plan", plan_digest=digest, earlier=already)
 
 
-def _works(session: Session, devices: Sequence[DevicePlan], saved: bool = False,
+def works_for(session: Session, devices: Sequence[DevicePlan], saved: bool = False,
            observed: Mapping[str, ObservedDevice] | None = None) -> list[Work]:
     """What to apply: a saved plan's devices must still be as observed then; a live plan's were observed just now."""
     reach = session.targets()

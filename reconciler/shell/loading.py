@@ -107,7 +107,10 @@ class FleetLoader:
         self.parsed = 0  # files parsed by this loader (cache misses), for statistics
 
     def load(self, path: Path, rev: str | None = None) -> LoadedRevision:
-        source = read_revision(path, rev)
+        return self.load_files(read_revision(path, rev))
+
+    def load_files(self, source: RevisionFiles) -> LoadedRevision:
+        """Build a revision already read (the daemon reads commits of its own clone)."""
         built = _recent(self._builds, _content_key(source), self.KEPT_BUILDS)
         if built is None:
             built = self._build(source)

@@ -156,8 +156,24 @@ def _read_git(root: Path, rev: str) -> RevisionFiles:
     repo = _repo(root)
     if repo is None:
         raise SourceError(f"{root} is not inside a git repository, so --rev {rev} cannot be read")
-    commit = _resolve(repo, rev)
-    prefix = _prefix(repo, root)
+    return _read_commit(repo, root, _resolve(repo, rev), _prefix(repo, root), rev)
+
+
+def read_commit(repository: Path, rev: str, subdirectory: str = "") -> RevisionFiles:
+    """The fleet at `rev` of a (bare) repository, under `subdirectory` (the daemon's clone)."""
+    try:
+        repo = git.Repo(repository)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f"{repository} is not a git repository") from None
+    prefix = subdirectory.strip("/") + "/" if subdirectory.strip("/") else ""
+    revision = _read_commit(repo, repository / prefix, _resolve(repo, rev), prefix, rev)
+    if not any(name in revision.files for name in _FLEET_FILES):
+        where = f"{subdirectory or 'the top'} of {revision.label}"
+        raise NotAFleetRepository(f"{where} is not a fleet repository: no fleet.yaml")
+    return revision
+
+
+def _read_commit(repo: git.Repo, root: Path, commit: str, prefix: str, rev: str) -> RevisionFiles:
     entries, symlinks = _ls_tree(repo, commit, prefix)
     wanted = {blob: path for path, (blob, size) in entries.items() if size <= MAX_FILE_BYTES}
     contents = _cat_blobs(repo, sorted(set(wanted)))

@@ -26,7 +26,7 @@ from typing import Any
 from reconciler.errors import StoreError
 
 FILE_NAME = "state.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: API tokens and drift history (tables added, nothing changed)
 GENESIS = "0" * 64
 
 _SCHEMA = """
@@ -79,6 +79,23 @@ create table if not exists audit (
     prev_hash text not null,
     hash text not null
 );
+create table if not exists api_tokens (
+    name text primary key,
+    role text not null,
+    hash text not null unique,
+    created_at text not null,
+    created_by text not null,
+    revoked_at text
+);
+create table if not exists drift (
+    id integer primary key,
+    at text not null,
+    device text not null,
+    revision text,
+    summary text not null,
+    action text not null
+);
+create index if not exists drift_by_device on drift(device);
 create table if not exists audit_head (
     id integer primary key check (id = 1),
     last_id integer not null,
@@ -157,10 +174,11 @@ class Store:
 
     def _check_version(self) -> None:
         row = self._db.execute("select value from meta where key = 'schema'").fetchone()
-        if row is None:
-            self._db.execute("insert into meta values ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer reconciler (schema {row[0]})")
+        if row is None or int(row[0]) < SCHEMA_VERSION:  # older schemas only lack tables, made above
+            self._db.execute("insert into meta values ('schema', ?)"
+                             " on conflict(key) do update set value = excluded.value", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -210,6 +228,17 @@ class Store:
                      json.dumps(dict(applied.get("packets", {}))), name),
                 )
 
+    def record_matching(self, hashes: Mapping[str, tuple[str, str]], revision: str | None) -> None:
+        """Devices found in sync: name → (serial, desired hash) they match; later differences are drift."""
+        now = _now()
+        with self._transaction() as db:
+            db.executemany(
+                "insert into devices (name, serial, revision, desired_hash, last_seen, updated_at)"
+                " values (?, ?, ?, ?, ?, ?) on conflict(name) do update set revision = excluded.revision,"
+                " desired_hash = excluded.desired_hash, last_seen = excluded.last_seen,"
+                " updated_at = excluded.updated_at",
+                [(name, serial, revision, digest, now, now) for name, (serial, digest) in hashes.items()])
+
     def record_packets(self, name: str, serial: str, packets: Mapping[str, str]) -> None:
         """The packets now installed on a device (after a packet step)."""
         with self._transaction() as db:
@@ -230,6 +259,13 @@ class Store:
                 (kind, actor, _now(), revision, content, plan_digest),
             )
             return int(cursor.lastrowid or 0)
+
+    def close_dangling_runs(self) -> int:
+        """Runs a killed process left open are marked interrupted (the devices' own states say what happened)."""
+        with self._transaction() as db:
+            cursor = db.execute("update runs set status = 'interrupted', finished_at = ? where finished_at is null",
+                                (_now(),))
+            return cursor.rowcount
 
     def record_step(self, run_id: int, device: str, step: str, outcome: str, detail: str = "") -> None:
         with self._transaction() as db:
@@ -262,6 +298,58 @@ class Store:
         return [{"id": r[0], "kind": r[1], "actor": r[2], "started_at": r[3], "finished_at": r[4],
                  "revision": r[5], "status": r[6], "counts": json.loads(r[7])} for r in rows]
 
+    def device_events(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest journal entries of one device (its steps in every run), newest first."""
+        rows = self._db.execute(
+            "select s.at, s.run_id, r.kind, s.step, s.outcome, s.detail from run_steps s join runs r on r.id = s.run_id"
+            " where s.device = ? order by s.at desc limit ?", (name, limit)).fetchall()
+        return [{"at": r[0], "run": r[1], "kind": r[2], "step": r[3], "outcome": r[4], "detail": r[5]} for r in rows]
+
+    # --- drift history -------------------------------------------------------------------------------------
+
+    def record_drift(self, devices: Mapping[str, str], revision: str | None, action: str) -> None:
+        """Drift found on `devices` (name → summary) at `revision`, and what was done: corrected or reported."""
+        now = _now()
+        with self._transaction() as db:
+            db.executemany("insert into drift (at, device, revision, summary, action) values (?, ?, ?, ?, ?)",
+                           [(now, name, revision, summary, action) for name, summary in sorted(devices.items())])
+
+    def drift_history(self, limit: int = 100, device: str | None = None) -> list[dict[str, Any]]:
+        query = "select at, device, revision, summary, action from drift"
+        args: tuple[Any, ...] = ()
+        if device is not None:
+            query, args = query + " where device = ?", (device,)
+        rows = self._db.execute(query + " order by id desc limit ?", (*args, limit)).fetchall()
+        return [{"at": r[0], "device": r[1], "revision": r[2], "summary": r[3], "action": r[4]} for r in rows]
+
+    # --- API tokens (stored hashed) -------------------------------------------------------------------------
+
+    def add_token(self, name: str, role: str, digest: str, created_by: str) -> bool:
+        """A new token; False if a token of that name exists (revoked ones included: names are never reused)."""
+        with self._transaction() as db:
+            cursor = db.execute("insert into api_tokens (name, role, hash, created_at, created_by)"
+                                " values (?, ?, ?, ?, ?) on conflict do nothing",
+                                (name, role, digest, _now(), created_by))
+            return cursor.rowcount == 1
+
+    def token_by_hash(self, digest: str) -> tuple[str, str] | None:
+        """(name, role) of the live token with this hash."""
+        row = self._db.execute("select name, role from api_tokens where hash = ? and revoked_at is null",
+                               (digest,)).fetchone()
+        return (row[0], row[1]) if row is not None else None
+
+    def tokens(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("select name, role, created_at, created_by, revoked_at from api_tokens"
+                                " order by created_at").fetchall()
+        return [{"name": r[0], "role": r[1], "created_at": r[2], "created_by": r[3], "revoked_at": r[4]}
+                for r in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute("update api_tokens set revoked_at = ? where name = ? and revoked_at is null",
+                                (_now(), name))
+            return cursor.rowcount == 1
+
     # --- the audit log (D0.19) ---------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, devices: Sequence[str], revision: str | None, outcome: str,
@@ -292,6 +380,9 @@ class Store:
             query += f" limit {int(limit)} offset {int(offset)}"
         return [AuditRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9])
                 for r in self._db.execute(query).fetchall()]
+
+    def audit_count(self) -> int:
+        return int(self._db.execute("select count(*) from audit").fetchone()[0])
 
     def verify_audit(self) -> list[str]:
         """Every break in the chain: an edited row, a deleted row, a changed head. Empty if intact."""

@@ -88,6 +88,7 @@ async def install_firmware(simulator: Simulator, router: Router, request: web.Re
     if _VERSION.fullmatch(version) is None:
         return answer(400, {"error": f"firmware {version!r} is not installable on {router.model}"})
     router.pending_firmware = version
+    router.history.append(f"firmware {version}")
     if body.get("issue_reset", True):
         simulator.reboot(router)
     return answer(200, {})
@@ -160,6 +161,7 @@ async def perform(simulator: Simulator, router: Router, request: web.Request) ->
             error: str | None = f"the packet has no entry {number!r}"
         else:
             error = perform_entry(simulator, router, entry, str(item.get("action")), str(profile or ""))
+            router.history.append(f"{item.get('action')} {entry.filename}{' (failed)' if error else ''}")
         content.append({"entry": number, "result": "failed" if error else "done", "error": error})
     return answer(201, {"content": content})
 

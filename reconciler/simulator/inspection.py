@@ -34,6 +34,7 @@ async def state(simulator: Simulator, router: Router, request: web.Request) -> w
         "profiles": sorted(router.profiles or {}),
         **{name: router.stored_files(kind) for name, kind in STORED_KINDS.items()},
         "requests": router.requests,
+        "history": list(router.history),
         "busy": router.busy_count,
     })
 

@@ -57,7 +57,7 @@ class Router:
     """One virtual router: identity, firmware, configurations, sessions and availability."""
 
     __slots__ = (
-        "booted_at", "busy_count", "config", "down_until", "files", "firmware", "model", "name",
+        "booted_at", "busy_count", "config", "down_until", "files", "firmware", "history", "model", "name",
         "offline_until", "pending_firmware", "profiles", "requests", "serial", "stream", "tokens", "uploads",
     )
 
@@ -66,6 +66,7 @@ class Router:
         self.name = device.name
         self.model = device.model
         self.requests = 0
+        self.history: list[str] = []  # every change made through the API, in order (tests: nothing twice)
         self.stream: Stream | None = None
         self.reset(factory, now)
 
@@ -193,15 +194,20 @@ class Simulator:
         self.seed = seed
         self.factory = factory or Factory()
         self.clock = clock
-        now = clock()
         self.routers: dict[str, Router] = {}
         for device in devices:
-            if device.serial in self.routers:
+            if not self.add(device):
                 raise ValueError(f"serial {device.serial} appears twice")
-            router = Router(device, self.factory, now)
-            if self._starts_offline(device.serial):
-                router.offline_until = math.inf
-            self.routers[device.serial] = router
+
+    def add(self, device: Device) -> bool:
+        """A router for a device the fleet gained while the simulator runs (factory state); False if known."""
+        if device.serial in self.routers:
+            return False
+        router = Router(device, self.factory, self.clock())
+        if self._starts_offline(device.serial):
+            router.offline_until = math.inf
+        self.routers[device.serial] = router
+        return True
 
     def _starts_offline(self, serial: str) -> bool:
         share = self.behaviour.offline_share

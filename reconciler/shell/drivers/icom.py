@@ -15,7 +15,8 @@ import json
 import random
 import ssl
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -41,6 +42,8 @@ class DriverSettings:
     ca_pem: str | None = None  # the CA routers' certificates are verified against (default: the system's)
     verify_tls: bool = True
     connections: int = 100  # pooled connections in all
+    # told (method, what came back: a status code or "error", seconds) after every request (the daemon's metrics)
+    on_request: Callable[[str, str, float], None] | None = field(default=None, compare=False)
 
 
 class IcomDriver:
@@ -181,8 +184,11 @@ class IcomDriver:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         data = form() if form is not None else None
         url = target.base_url.rstrip("/") + API + path
+        started = time.monotonic()
+        answer = "error"
         try:
             async with self._client().request(method, url, json=body, data=data, headers=headers) as response:
+                answer = str(response.status)
                 return response.status, await response.text()
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             raise PermanentError(f"TLS: {_reason(exc)} (is the fleet's CA configured? management.ca or --ca)",
@@ -191,6 +197,9 @@ class IcomDriver:
             raise TemporaryError(f"unreachable ({_reason(exc)})", target.name) from None
         except aiohttp.ClientError as exc:
             raise PermanentError(f"{method} {path}: {_reason(exc)}", target.name) from None
+        finally:
+            if self.settings.on_request is not None:
+                self.settings.on_request(method, answer, time.monotonic() - started)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:

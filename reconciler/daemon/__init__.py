@@ -1,0 +1,8 @@
+"""The daemon: `reconciler serve` and `reconciler token`.
+
+Where it sits: between the command line and the application. `service` wires everything and
+runs it; `following` keeps a clone of the followed branch; `reconciling` is the loop (fetch,
+validate, observe, plan, apply through a rollout); `api`, `views` and `openapi` are the HTTP
+side, with `tokens` for who may do what and `webhooks` for git hosts; `metrics` and `logs` are
+what operators watch; `watching` is `--watch` for development; `config` is `reconciler.yaml`.
+"""

@@ -1,0 +1,148 @@
+"""`reconciler serve`: wire the follower, the reconciler, the API and (with --simulate) routers, and run.
+
+Where it sits: `cli` calls `serve(config)`; it returns the exit code. It opens the store, starts
+the embedded simulator if asked (its routers follow the fleet: devices added to the repository
+appear as factory-fresh routers), serves the API (`api.make_app`) and runs the reconcile loop
+until SIGTERM or SIGINT. Then it stops starting device steps, gives in-flight ones
+`shutdown_grace` seconds, records what happened and exits 0; a restarted daemon picks up from
+the store and the routers' state, so nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+
+from aiohttp import web
+
+from reconciler.app.live import LiveOptions
+from reconciler.shell.loading import LoadedRevision
+from reconciler.shell.store import Store
+from reconciler.simulator import server as simulator_server
+from reconciler.simulator.fleet import Device as SimulatedDevice
+from reconciler.simulator.profiles import behaviour
+from reconciler.simulator.routers import Factory
+
+from . import logs, tokens, watching
+from .api import Daemon, make_app
+from .config import DaemonConfig
+from .following import Follower, resolve_source
+from .metrics import Metrics
+from .reconciling import Reconciler
+
+log = logging.getLogger("reconciler.daemon")
+SIMULATED_CREDENTIALS = "simulated-credentials.yaml"
+
+
+def serve(config: DaemonConfig) -> int:
+    """Run the daemon until SIGTERM/SIGINT; 0 after a clean stop."""
+    logs.setup(config.log_format)
+    webhook_secret = config.webhooks.resolve()
+    logs.redact(webhook_secret)
+    source = resolve_source(config.source, config.branch, config.path)
+    store = Store(config.data_dir)
+    try:
+        asyncio.run(_serve(config, Follower(source, config.data_dir), store, webhook_secret))
+    finally:
+        store.close()
+    return 0
+
+
+async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook_secret: str | None) -> None:
+    stop = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        simulated = await _simulator(config, stack) if config.simulate else None
+        options = _options(config, simulated.url if simulated else config.simulator)
+        on_revision = _follow_fleet(simulated) if simulated else None
+        status_of: list[Reconciler] = []
+        metrics = Metrics(lambda: status_of[0].status)
+        reconciler = Reconciler(follower, store, options, grace=config.shutdown_grace, on_request=metrics.request,
+                                on_revision=on_revision, on_cycle=metrics.cycle_finished)
+        status_of.append(reconciler)
+        daemon = Daemon(reconciler, store, metrics, webhook_secret)
+        url = await _listen(config, make_app(daemon), stack)
+        _announce(config, url, store, simulated)
+        with _signals(stop):
+            loop = asyncio.create_task(reconciler.run(stop, config.poll))
+            watcher = asyncio.create_task(watching.watch(config, reconciler, stop)) if config.watch else None
+            daemon.ready = True
+            await stop.wait()
+            log.info("stopping: no new device steps; in-flight ones get %.0fs", config.shutdown_grace)
+            await asyncio.wait_for(loop, timeout=config.shutdown_grace + 15)
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+    log.info("stopped")
+
+
+def _options(config: DaemonConfig, simulator_url: str | None) -> LiveOptions:
+    credentials = config.credentials
+    if config.simulate and credentials is None:  # the simulated routers' factory login
+        credentials = config.data_dir / SIMULATED_CREDENTIALS
+        credentials.write_text("default: {username: admin, password: admin}\n", encoding="utf-8")
+    return LiveOptions(simulator=simulator_url, data_dir=config.data_dir, credentials=credentials,
+                       secrets_key=config.secrets_key, ca=config.ca, insecure=config.insecure,
+                       max_parallel=config.max_parallel, poll_interval=config.poll_interval,
+                       retry_backoff=config.retry_backoff)
+
+
+async def _simulator(config: DaemonConfig,
+                     stack: contextlib.AsyncExitStack) -> simulator_server.SimulatorHandle:
+    chosen = behaviour("perfect", reboot_seconds=config.simulator_reboot_seconds)
+    handle = await simulator_server.start([], behaviour=chosen, factory=Factory())
+    stack.push_async_callback(handle.close)
+    return handle
+
+
+def _follow_fleet(handle: simulator_server.SimulatorHandle) -> Callable[[LoadedRevision], None]:
+    def on_revision(revision: LoadedRevision) -> None:
+        fleet = revision.build.fleet
+        if fleet is None:
+            return
+        added = sum(handle.simulator.add(SimulatedDevice(d.serial, d.name, d.model)) for d in fleet.devices.values())
+        if added:
+            log.info("simulating %d more routers (factory state) at %s/d/<serial>", added, handle.url)
+    return on_revision
+
+
+async def _listen(config: DaemonConfig, app: web.Application, stack: contextlib.AsyncExitStack) -> str:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    return f"http://{host}:{port}"
+
+
+def _announce(config: DaemonConfig, url: str, store: Store,
+              simulated: simulator_server.SimulatorHandle | None) -> None:
+    """One line a script can wait for, then where to look (to stdout: what a user reads first)."""
+    print(f"serving on {url}", flush=True)
+    print(f"  API       {url}/api/v1/status  (document: {url}/api/v1/openapi.json)", flush=True)
+    print(f"  metrics   {url}/metrics   health: {url}/healthz  {url}/readyz", flush=True)
+    if simulated is not None:
+        name, token = tokens.create(store, "admin", None, "serve --simulate")
+        print(f"  routers   simulated at {simulated.url}/d/<serial>", flush=True)
+        print(f"  token     {token}   (admin, made for this demo run: {name})", flush=True)
+        print(f"  try       curl -H 'Authorization: Bearer {token}' {url}/api/v1/status", flush=True)
+    else:
+        live = sum(1 for row in store.tokens() if not row["revoked_at"])
+        hint = f"reconciler token create --role admin --data-dir {config.data_dir}"
+        print(f"  tokens    {live} live" + ("" if live else f": none yet, make one with `{hint}`"), flush=True)
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
