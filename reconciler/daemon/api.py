@@ -22,13 +22,13 @@ from reconciler.core.presenting import data
 from reconciler.errors import UsageError
 from reconciler.shell.store import Store
 
-from . import openapi, tokens, views, webhooks
+from . import autoupdate, openapi, tokens, views, webhooks
 from .metrics import CONTENT_TYPE, Metrics
+from .problems import TITLES, Problem
 from .reconciling import Reconciler
 from .tokens import Principal, Role
 
 log = logging.getLogger("reconciler.daemon.api")
-PROBLEM = "application/problem+json"
 MAX_BODY = 1024 * 1024
 PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/webhooks/git"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,19 +49,6 @@ DAEMON = web.AppKey("daemon", Daemon)
 PRINCIPAL = "principal"
 
 
-class Problem(web.HTTPException):
-    """An error answer as an RFC 9457 problem body."""
-
-    def __init__(self, status: int, title: str, detail: str = "", headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {})}
-        super().__init__(headers=headers, text=json.dumps(body), content_type=PROBLEM)
-
-
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type"}
-
-
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error as a problem body; an unexpected exception is logged and answered 500 without details."""
@@ -72,7 +59,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        raise Problem(exc.status, _TITLES.get(exc.status, exc.reason), exc.text or "") from None
+        raise Problem(exc.status, TITLES.get(exc.status, exc.reason), exc.text or "") from None
     except Exception:
         log.exception("internal error answering %s %s", request.method, request.path)
         raise Problem(500, "Internal Server Error", "the error is in the daemon's log") from None
@@ -282,7 +269,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ready else 503)
 
 
-def make_app(daemon: Daemon) -> web.Application:
+def make_app(daemon: Daemon, packets: autoupdate.Packets | None = None) -> web.Application:
     app = web.Application(middlewares=[problems, authentication], client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     add = app.router
@@ -303,4 +290,6 @@ def make_app(daemon: Daemon) -> web.Application:
     add.add_get("/metrics", metrics)
     add.add_get("/healthz", healthz)
     add.add_get("/readyz", readyz)
+    if packets is not None:
+        autoupdate.add_routes(app, packets)
     return app

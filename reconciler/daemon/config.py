@@ -38,6 +38,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _secret(value: str | None, file: Path | None, env: str | None, what: str) -> str | None:
+    """A secret given inline, in a file, or in an environment variable (the first of file, env, value)."""
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the {what} file {file}: {exc.strerror}") from None
+    if env is not None:
+        found = os.environ.get(env)
+        if not found:
+            raise ConfigError(f"the {what}'s environment variable {env} is not set")
+        return found
+    return value
+
+
 class Webhooks(_Strict):
     """The secret webhook calls are signed with (GitHub, Gitea, generic HMAC) or carry (GitLab)."""
 
@@ -46,17 +61,20 @@ class Webhooks(_Strict):
     secret_env: str | None = None
 
     def resolve(self) -> str | None:
-        if self.secret_file is not None:
-            try:
-                return self.secret_file.read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise ConfigError(f"cannot read the webhook secret file {self.secret_file}: {exc.strerror}") from None
-        if self.secret_env is not None:
-            value = os.environ.get(self.secret_env)
-            if not value:
-                raise ConfigError(f"the webhook secret's environment variable {self.secret_env} is not set")
-            return value
-        return self.secret
+        return _secret(self.secret, self.secret_file, self.secret_env, "webhook secret")
+
+
+class AutoUpdate(_Strict):
+    """The auto-update endpoint routers pull from (off unless enabled: its packets carry credentials)."""
+
+    enabled: bool = False
+    username: str | None = Field(default=None, description="HTTP basic auth the routers send (recommended)")
+    password: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+
+    def resolve(self) -> str | None:
+        return _secret(self.password, self.password_file, self.password_env, "auto-update password")
 
 
 class DaemonConfig(_Strict):
@@ -79,6 +97,7 @@ class DaemonConfig(_Strict):
     log_format: Literal["auto", "json", "text"] = "auto"
     shutdown_grace: float = Field(default=30.0, description="seconds in-flight device steps get after SIGTERM")
     webhooks: Webhooks = Webhooks()
+    autoupdate: AutoUpdate = AutoUpdate()
     # test and demo knobs for the simulated routers and the driver
     simulator_reboot_seconds: float = 1.0
     poll_interval: float | None = None
@@ -139,9 +158,10 @@ def _read(file: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     for key in ("data_dir", "credentials", "secrets_key", "ca"):
         if isinstance(values.get(key), str):
             values[key] = str(file.parent / values[key])
-    hooks = values.get("webhooks")
-    if isinstance(hooks, dict) and isinstance(hooks.get("secret_file"), str):
-        hooks["secret_file"] = str(file.parent / hooks["secret_file"])
+    for section, key in (("webhooks", "secret_file"), ("autoupdate", "password_file")):
+        nested = values.get(section)
+        if isinstance(nested, dict) and isinstance(nested.get(key), str):
+            nested[key] = str(file.parent / nested[key])
     return values, node
 
 

@@ -26,7 +26,7 @@ from reconciler.simulator.fleet import Device as SimulatedDevice
 from reconciler.simulator.profiles import behaviour
 from reconciler.simulator.routers import Factory
 
-from . import logs, tokens, watching
+from . import autoupdate, logs, tokens, watching
 from .api import Daemon, make_app
 from .config import DaemonConfig
 from .following import Follower, resolve_source
@@ -63,7 +63,7 @@ async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook
                                 on_revision=on_revision, on_cycle=metrics.cycle_finished)
         status_of.append(reconciler)
         daemon = Daemon(reconciler, store, metrics, webhook_secret)
-        url = await _listen(config, make_app(daemon), stack)
+        url = await _listen(config, make_app(daemon, _packets(config, reconciler)), stack)
         _announce(config, url, store, simulated)
         with _signals(stop):
             loop = asyncio.create_task(reconciler.run(stop, config.poll))
@@ -76,6 +76,19 @@ async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
     log.info("stopped")
+
+
+def _packets(config: DaemonConfig, reconciler: Reconciler) -> autoupdate.Packets | None:
+    if not config.autoupdate.enabled:
+        return None
+    password = config.autoupdate.resolve()
+    logs.redact(password)
+
+    def current() -> tuple[str, LoadedRevision] | None:
+        commit, revision = reconciler.status.last_good, reconciler.good
+        return (commit, revision) if commit is not None and revision is not None else None
+
+    return autoupdate.Packets(current, config.secrets_key, config.autoupdate.username, password)
 
 
 def _options(config: DaemonConfig, simulator_url: str | None) -> LiveOptions:

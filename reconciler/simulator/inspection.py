@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
+from reconciler.simulator import autoupdating
 from reconciler.simulator.api import Handler, answer, json_body
 from reconciler.simulator.configuration import canonical_key, natural_key
 from reconciler.simulator.routers import Router, Simulator
@@ -103,6 +105,20 @@ async def reset(simulator: Simulator, router: Router, request: web.Request) -> w
     return answer(200, {})
 
 
+async def autoupdate(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """POST autoupdate {"list": URL, "username"?, "password"?}: run the router's auto-update client now."""
+    body = await _optional_body(request)
+    url = body.get("list")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return answer(400, {"error": "expected {'list': 'http(s)://…/list.txt'}"})
+    user, password = body.get("username"), body.get("password")
+    auth = aiohttp.BasicAuth(str(user), str(password or "")) if user else None
+    try:
+        return answer(200, await autoupdating.pull(simulator, router, url, auth))
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return answer(200, {"result": "failed", "error": f"cannot reach the update server: {error}"})
+
+
 async def _optional_body(request: web.Request) -> dict[str, Any]:
     return await json_body(request) if request.can_read_body else {}
 
@@ -129,4 +145,5 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "online"): online,
     ("POST", "busy"): busy,
     ("POST", "reset"): reset,
+    ("POST", "autoupdate"): autoupdate,
 }

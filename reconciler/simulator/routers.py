@@ -57,7 +57,8 @@ class Router:
     """One virtual router: identity, firmware, configurations, sessions and availability."""
 
     __slots__ = (
-        "booted_at", "busy_count", "config", "down_until", "files", "firmware", "history", "model", "name",
+        "autoupdate_tag", "booted_at", "busy_count", "config", "down_until", "files", "firmware", "history", "model",
+        "name",
         "offline_until", "pending_firmware", "profiles", "requests", "serial", "stream", "tokens", "uploads",
     )
 
@@ -67,6 +68,7 @@ class Router:
         self.model = device.model
         self.requests = 0
         self.history: list[str] = []  # every change made through the API, in order (tests: nothing twice)
+        self.autoupdate_tag = ""  # the ETag (or Content-MD5) of the auto-update packet last installed
         self.stream: Stream | None = None
         self.reset(factory, now)
 

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.daemon import tokens
 from reconciler.shell import sealing
+from reconciler.shell.store import Store
 from tests.conftest import PROJECT, GitRepo
 from tests.live.conftest import live_fleet_files, simulator  # noqa: F401 - the simulator fixture, shared
 
@@ -131,13 +133,18 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
 
     def start(source: Path | str, *args: str, data_dir: Path | None = None, key: Path | None = None,
               env: dict[str, str] | None = None) -> ServeProcess:
+        data_dir = data_dir or tmp_path / "data"
+        store = Store(data_dir)
+        _, admin = tokens.create(store, "admin", None, "tests")
+        store.close()
         argv = [sys.executable, "-m", "reconciler", "serve", str(source), "--listen", "127.0.0.1:0",
-                "--data-dir", str(data_dir or tmp_path / "data"), "--log-format", "json", "--poll-interval", "0.05",
+                "--data-dir", str(data_dir), "--log-format", "json", "--poll-interval", "0.05",
                 "--retry-backoff", "0.01", "--shutdown-grace", "5", *(["--secrets-key", str(key)] if key else []),
                 *args]
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         handle = _handshake(process)
+        handle.token = handle.token or admin
         started.append(handle)
         return handle
 
@@ -170,7 +177,7 @@ def _handshake(process: subprocess.Popen[str]) -> ServeProcess:
         announced.append(line)
         if line.strip().startswith("routers"):
             routers = line.split("simulated at ", 1)[1].split("/d/", 1)[0]
-        if line.strip().startswith("token"):
+        if line.split()[:1] == ["token"]:
             token = line.split()[1]
         if not line or line.strip().startswith(("try", "tokens")):
             break
