@@ -1,6 +1,6 @@
 """The live benchmark: observe and apply against 20,000 simulated routers on loopback.
 
-    make bench-live                     # 20,000 routers, three runs (about 15 minutes)
+    make bench-live                     # 20,000 routers, three runs (about 8 minutes)
     python -m bench.live --devices 2000 --runs 1
 
 In the same run: a bare aiohttp client doing the same calls as `observe` for every router (log
