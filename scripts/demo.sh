@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the embedded default: validate the example fleet, render a device,
-# show the diff a pull request would get, and plan against an observed-state snapshot.
+# show the diff a pull request would get, plan against an observed-state snapshot, then the live
+# loop against simulated routers, and finally the daemon (`reconciler serve --simulate`): in the
+# foreground until Ctrl-C on a terminal; without one it shows the API and stops (DEMO_SECONDS=N
+# keeps it up N seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fleet=example-fleet-repo
@@ -41,7 +44,7 @@ step "5. Live routers: simulate the example's 60 routers on loopback (factory st
      "reconciler simulate --fleet $fleet --port 0 --profile perfect &"
 reconciler simulate --fleet "$fleet" --port 0 --profile perfect --reboot-seconds 1 > "$scratch/simulator.log" 2>&1 &
 simulator=$!
-trap 'kill $simulator 2>/dev/null; wait $simulator 2>/dev/null; rm -rf "$scratch"' EXIT
+trap 'kill $simulator 2>/dev/null || true; wait $simulator 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 100); do grep -q "^simulating" "$scratch/simulator.log" && break; sleep 0.1; done
 cat "$scratch/simulator.log"
 url=$(sed -n 's#^simulating [0-9]* routers at \(http[^ ]*\)/d/<serial>.*#\1#p' "$scratch/simulator.log")
@@ -63,4 +66,39 @@ reconciler plan "$fleet" --live "${live[@]}" | head -n 1
 step "9. The audit log, and its hash chain" "reconciler audit --data-dir … && reconciler audit --verify …"
 reconciler audit --data-dir "$scratch/data"
 reconciler audit --verify --data-dir "$scratch/data"
-printf '\nDone. Next: README.md walks through the repository format and every command.\n'
+kill $simulator 2>/dev/null || true; wait $simulator 2>/dev/null || true
+
+listen=${DEMO_LISTEN:-127.0.0.1:8080}
+step "10. The daemon: follow this repository's branch, converge simulated routers, serve the API" \
+     "reconciler serve $fleet --simulate --config $fleet/.demo/reconciler.yaml --listen $listen"
+reconciler serve "$fleet" --simulate --config "$fleet/.demo/reconciler.yaml" --listen "$listen" \
+    --data-dir "$scratch/daemon" --log-format text > "$scratch/serve.out" 2> "$scratch/serve.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$scratch"' EXIT
+for _ in $(seq 200); do grep -q "^  try" "$scratch/serve.out" 2>/dev/null && break
+    kill -0 $daemon 2>/dev/null || { cat "$scratch/serve.log"; exit 1; }; sleep 0.1; done
+cat "$scratch/serve.out"
+url=$(sed -n 's/^serving on //p' "$scratch/serve.out")
+token=$(awk '$1 == "token" {print $2}' "$scratch/serve.out")
+api() { curl -s -H "Authorization: Bearer $token" "$url$1"; }
+pretty() { local out; out=$(api "$2" | python -m json.tool); head -n "$1" <<<"$out"; }
+for _ in $(seq 600); do api /api/v1/status | grep -q '"applied": "[0-9a-f]' && break; sleep 0.2; done
+echo; echo "\$ curl -H 'Authorization: Bearer …' $url/api/v1/status"
+pretty 24 /api/v1/status
+echo "\$ curl … $url/api/v1/devices/ber-plant-r01   (first lines)"
+pretty 16 /api/v1/devices/ber-plant-r01
+echo "\$ curl $url/metrics | grep ^reconciler_devices"
+metrics=$(curl -s "$url/metrics"); grep '^reconciler_devices' <<<"$metrics"
+if [ -t 0 ] && [ -z "${DEMO_SECONDS:-}" ]; then
+    printf '\nThe daemon runs until Ctrl-C (its log: %s). Try the curl lines above, or drift a router:\n' \
+        "$scratch/serve.log"
+    routers=$(sed -n 's/^  routers   simulated at \(http[^ ]*\)\/d\/<serial>.*/\1/p' "$scratch/serve.out")
+    echo "  curl -X POST -d '{\"set\": {\"administration.hostnames.hostname\": \"x\"}}' $routers/d/<serial>/_sim/configuration"
+    trap 'kill $daemon 2>/dev/null' INT
+    wait $daemon || true
+else
+    sleep "${DEMO_SECONDS:-0}"
+    kill -TERM $daemon; wait $daemon
+    printf '\n(no terminal: the daemon was stopped with SIGTERM, exit 0; on a terminal it runs until Ctrl-C)\n'
+fi
+printf '\nDone. Next: README.md walks through the repository format, every command, and running the daemon.\n'
