@@ -1,6 +1,8 @@
-# reconciler: slim, non-root, `reconciler` as the entrypoint.
+# reconciler: slim, non-root, `reconciler` as the entrypoint; by default the daemon.
 # Build:  docker build -t reconciler .
-# Run:    docker run --rm -v "$PWD:/fleet" reconciler validate /fleet
+# Daemon: docker run -d -p 8080:8080 -v reconciler-data:/data -v "$PWD/config:/config:ro" reconciler
+#         (config/reconciler.yaml: source, data_dir: /data, listen: 0.0.0.0:8080; see docs/daemon.md)
+# Once:   docker run --rm -v "$PWD:/fleet" reconciler validate /fleet
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
@@ -19,9 +21,15 @@ RUN apt-get update \
 
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels reconciler && rm -rf /wheels
+RUN mkdir -p /data && chown reconciler /data
 USER reconciler
 WORKDIR /home/reconciler
-# The data directory (store, caches) lives on a volume.
+# The data directory (the clone of the followed branch, the store, the audit log) lives on a volume.
 VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+# SIGTERM lets in-flight router steps finish (shutdown_grace) before the daemon exits 0.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["reconciler"]
-CMD ["--help"]
+CMD ["serve", "--config", "/config/reconciler.yaml", "--data-dir", "/data", "--listen", "0.0.0.0:8080"]

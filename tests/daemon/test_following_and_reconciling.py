@@ -173,3 +173,26 @@ def _factory_credentials(repo: FleetRepo) -> Path:
     path = repo.root.parent / "credentials.yaml"
     path.write_text("default: {username: admin, password: admin}\n")
     return path
+
+
+def test_watch_plans_every_save_and_applies_only_what_is_committed(
+        fleet_repo: Callable[..., FleetRepo], serve: Callable[..., ServeProcess]) -> None:
+    """--watch: a saved change prints its plan, a broken save its problems; only the commit reaches routers."""
+    repo = fleet_repo()
+    daemon = serve(repo.root, "--simulate", "--watch", "--poll", "0.3", key=repo.key_file)
+    wait_for(lambda: daemon.converged_at(repo.head), what="applied")
+    fleet_yaml = repo.root / "fleet.yaml"
+    fleet_yaml.write_text(repo.files["fleet.yaml"].replace("pool.ntp.org", "saved.example.net"))
+    wait_for(lambda: any("commit to apply this plan" in line for line in daemon.stdout), what="the plan printed")
+    printed = "".join(daemon.stdout)
+    assert "nwk-r01" in printed and "3 devices to change" in printed
+    key = "administration.time.ntp_server[1].server"
+    assert daemon.router("24130003")["configuration"][key] == "pool.ntp.org"  # saved, not applied
+
+    fleet_yaml.write_text(repo.files["fleet.yaml"].replace("firmware: \"10.6\"", "firmware: 10.6.x: [oops"))
+    wait_for(lambda: any("not valid (nothing will be applied)" in line for line in daemon.stdout),
+             what="the problems printed")
+    committed = repo.commit({"fleet.yaml": repo.files["fleet.yaml"].replace("pool.ntp.org", "committed.example.net")},
+                            "commit it")
+    wait_for(lambda: daemon.converged_at(committed), what="the commit applied")
+    assert daemon.router("24130003")["configuration"][key] == "committed.example.net"

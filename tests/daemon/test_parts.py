@@ -1,0 +1,125 @@
+"""The daemon's parts on their own: signatures, the configuration file, sources, tokens, log redaction."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from reconciler.daemon import logs, tokens, webhooks
+from reconciler.daemon.config import load_config, seconds
+from reconciler.daemon.following import Follower, resolve_source
+from reconciler.errors import ConfigError, SourceError, UsageError
+from reconciler.shell.store import Store
+from tests.conftest import GitRepo, run_cli, small_fleet
+
+BODY = b'{"ref": "refs/heads/main", "after": "abc"}'
+
+
+def test_each_git_hosts_signature_is_accepted_only_with_the_right_secret() -> None:
+    """GitHub, Gitea/Forgejo, GitLab and the generic header; a wrong secret, body or format is refused."""
+    good = webhooks.sign("secret-1", BODY)
+    hexdigest = good.removeprefix("sha256=")
+    assert webhooks.verify("secret-1", {"X-Hub-Signature-256": good}, BODY) == "github"
+    assert webhooks.verify("secret-1", {"X-Signature-256": good}, BODY) == "generic"
+    assert webhooks.verify("secret-1", {"X-Gitea-Signature": hexdigest}, BODY) == "gitea"
+    assert webhooks.verify("secret-1", {"X-Forgejo-Signature": hexdigest}, BODY) == "gitea"
+    assert webhooks.verify("secret-1", {"X-Gitlab-Token": "secret-1"}, BODY) == "gitlab"
+    assert webhooks.verify("secret-2", {"X-Hub-Signature-256": good}, BODY) is None
+    assert webhooks.verify("secret-1", {"X-Hub-Signature-256": good}, BODY + b" ") is None
+    assert webhooks.verify("secret-1", {"X-Hub-Signature-256": hexdigest}, BODY) is None  # no sha256= prefix
+    assert webhooks.verify("secret-1", {"X-Gitlab-Token": "secret-2"}, BODY) is None
+    assert webhooks.verify("secret-1", {}, BODY) is None
+    assert webhooks.verify(None, {"X-Hub-Signature-256": good}, BODY) is None  # no secret: nothing is trusted
+    assert webhooks.pushed_branch(json.loads(BODY)) == "main"
+    assert webhooks.pushed_branch({"ref": "refs/tags/v1"}) is None
+
+
+def test_the_configuration_file_is_merged_under_the_command_line_with_paths_relative_to_it(tmp_path: Path) -> None:
+    """File values, relative paths resolved next to the file, command-line overrides, durations."""
+    file = tmp_path / "etc" / "reconciler.yaml"
+    file.parent.mkdir()
+    file.write_text("source: /srv/fleet\npoll: 2m\ncredentials: creds.yaml\nlisten: '[::1]:9000'\n"
+                    "webhooks: {secret_file: hook.txt}\n")
+    (file.parent / "hook.txt").write_text("from-a-file\n")
+    config = load_config(file, {"poll": "0.5", "branch": None})
+    assert config.source == "/srv/fleet" and config.poll == 0.5
+    assert config.credentials == file.parent / "creds.yaml"
+    assert (config.host, config.port) == ("::1", 9000)
+    assert config.webhooks.resolve() == "from-a-file"
+    assert seconds("1h30m") == 5400.0 and seconds(3) == 3.0
+
+
+def test_a_wrong_setting_is_reported_with_its_file_line_and_column(tmp_path: Path) -> None:
+    """Unknown keys, bad values and missing secrets say where; nothing starts."""
+    file = tmp_path / "reconciler.yaml"
+    file.write_text("source: .\nlisten: everywhere\nwebhooks:\n  secrett: x\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(file, {})
+    message = str(error.value)
+    assert f"{file}:2:1: listen: Value error, expected HOST:PORT" in message
+    assert f"{file}:4:3: webhooks.secrett: Extra inputs are not permitted" in message
+    with pytest.raises(ConfigError, match="NO_SUCH_VARIABLE is not set"):
+        load_config(None, {"source": ".", "webhooks": {"secret_env": "NO_SUCH_VARIABLE"}}).webhooks.resolve()
+    with pytest.raises(ConfigError, match="exclude each other"):
+        load_config(None, {"source": ".", "simulate": True, "simulator": "http://127.0.0.1:1"})
+
+
+def test_serve_with_a_bad_configuration_exits_2_with_the_reason(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line maps a configuration error to exit code 2 and one line, no traceback."""
+    code, _, err = run_cli(["serve", str(tmp_path), "--listen", "nowhere"], capsys)
+    assert code == 2 and "listen: Value error, expected HOST:PORT" in err and "Traceback" not in err
+
+
+def test_a_path_inside_a_work_tree_follows_that_repository_its_branch_and_subdirectory(tmp_path: Path) -> None:
+    """SOURCE as a subdirectory: the repository's top, the path below it, the branch checked out."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit({f"fleets/eu/{name}": text for name, text in small_fleet().items()})
+    repo.git("checkout", "--quiet", "-b", "production")
+    source = resolve_source(str(repo.root / "fleets" / "eu"), None, None)
+    assert (source.url, source.branch, source.subdirectory) == (str(repo.root.resolve()), "production", "fleets/eu")
+    assert resolve_source("https://git.example.com/fleet.git", None, "x/").subdirectory == "x"
+    assert resolve_source("git@git.example.com:netops/fleet.git", "prod", None).branch == "prod"
+    with pytest.raises(SourceError, match="not inside a git repository"):
+        resolve_source(str(tmp_path), None, None)
+    follower = Follower(source, tmp_path / "data")
+    head = follower.fetch()
+    assert head == repo.git("rev-parse", "HEAD")
+    follower.pin_last_good(head)
+    assert Follower(source, tmp_path / "data").last_good() == head  # survives a restart
+
+
+def test_tokens_are_stored_hashed_shown_once_and_names_are_never_reused(tmp_path: Path) -> None:
+    """Only the SHA-256 is kept; a revoked token stops working; a taken or odd name is refused."""
+    store = Store(tmp_path)
+    name, secret = tokens.create(store, "operator", "ci", "tests")
+    assert name == "ci" and secret.startswith(tokens.PREFIX)
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("state.sqlite3*"))  # the file and its WAL
+    assert secret.encode() not in raw and tokens.digest(secret).encode() in raw
+    principal = tokens.authenticate(store, f"Bearer {secret}")
+    assert principal is not None and principal.allows(tokens.Role.VIEWER)
+    assert not principal.allows(tokens.Role.ADMIN)
+    assert store.revoke_token("ci")
+    assert tokens.authenticate(store, f"Bearer {secret}") is None
+    with pytest.raises(UsageError, match="exists already"):
+        tokens.create(store, "viewer", "ci", "tests")
+    with pytest.raises(UsageError, match="letters, digits"):
+        tokens.create(store, "viewer", "no spaces please", "tests")
+    with pytest.raises(UsageError, match="unknown role"):
+        tokens.create(store, "root", None, "tests")
+
+
+def test_log_lines_carry_context_and_never_a_registered_secret() -> None:
+    """JSON lines with revision (short) and device; a secret value is masked wherever it appears."""
+    stream = io.StringIO()
+    logs.setup("json", stream)
+    logs.redact("hunter2-long-secret")
+    logging.getLogger("reconciler.daemon").warning("login with hunter2-long-secret failed",
+                                                   extra={"revision": "a" * 40, "device": "ber-r01"})
+    entry = json.loads(stream.getvalue())
+    assert entry["message"] == "login with *** failed"
+    assert entry["revision"] == "a" * 12 and entry["device"] == "ber-r01" and entry["level"] == "warning"
