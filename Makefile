@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint pytest bench bench-live schemas clean
+.PHONY: demo test lint pytest bench bench-live bench-daemon schemas clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-daemon: $(STAMP)
+	$(BIN)/python -m bench.daemon
 
 bench-live: $(STAMP)
 	$(BIN)/python -m bench.live

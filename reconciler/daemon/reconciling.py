@@ -84,11 +84,7 @@ class DaemonStatus:
         """Why the daemon is not following its branch as it should, or None."""
         if self.invalid:
             return self.invalid
-        if self.fetch_error:
-            return self.fetch_error
-        if self.last_good is None and self.cycles == 0 and self.desired is not None:
-            return "no valid revision yet"
-        return None
+        return self.fetch_error
 
     @property
     def counts(self) -> dict[str, int]:

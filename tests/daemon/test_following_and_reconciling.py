@@ -196,3 +196,23 @@ def test_watch_plans_every_save_and_applies_only_what_is_committed(
                             "commit it")
     wait_for(lambda: daemon.converged_at(committed), what="the commit applied")
     assert daemon.router("24130003")["configuration"][key] == "committed.example.net"
+
+
+def test_an_offline_router_is_marked_unreachable_retried_and_converges_when_back(
+        fleet_repo: Callable[..., FleetRepo], serve: Callable[..., ServeProcess],
+        simulator: Callable[..., Simulator]) -> None:
+    """One router offline: the others converge, it is 'offline' (not failed), and it converges once back."""
+    repo = fleet_repo()
+    routers = simulator("--fleet", str(repo.root), "--profile", "perfect", "--reboot-seconds", "0.2")
+    routers.poke("24130002", "offline")
+    daemon = serve(repo.root, "--simulator", routers.url, "--poll", "0.2", "--credentials",
+                   str(_factory_credentials(repo)), key=repo.key_file)
+    status = wait_for(lambda: (s := daemon.status())["counts"] == {"in-sync": 2, "offline": 1} and s,
+                      what="two converged, one offline")
+    assert status["revision"]["applied"] == repo.head  # every reachable router has it; the offline one is counted
+    device = daemon.get("/api/v1/devices/ber-r02").body
+    assert device["status"] == "offline" and device["last_outcome"] == "unreachable"
+    routers.poke("24130002", "online")
+    wait_for(lambda: daemon.status()["counts"] == {"in-sync": 3}, what="converged once the router is back")
+    assert daemon.get("/api/v1/devices/ber-r02").body["last_outcome"] == "converged"
+    assert routers.state("24130002")["firmware"] == "10.6"
