@@ -106,8 +106,10 @@ def measure(daemon: subprocess.Popen[str], head: str, token: str, routers: str, 
     wait(lambda: _applied(call(status, token), head))
     results["converge_from_factory_s"] = round(time.perf_counter() - started, 1)
     results["converge_devices_per_minute"] = round(devices / results["converge_from_factory_s"] * 60)
+    results["converge_peak_mb"] = round(peak_mb(daemon.pid), 1)
     results["after_converge_counts"] = call(status, token)["counts"]
     results["steady_cycle_s"] = cycle(api, token, status)
+    results["steady_peak_mb"] = round(peak_mb(daemon.pid), 1)
     drifted = [str(30_000_000 + i) for i in range(0, devices, 100)]
     for serial in drifted:
         urllib.request.urlopen(urllib.request.Request(

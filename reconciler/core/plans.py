@@ -111,8 +111,15 @@ def plan_fleet(
 
 def _plan_slice(state: tuple[Renderer, Mapping[str, ObservedDevice], bool], names: Sequence[str]) -> list[DevicePlan]:
     renderer, observed, keys = state
-    plans = plan_devices(renderer, observed, names)
-    return plans if keys else [_without_keys(plan) for plan in plans]
+    if keys:
+        return plan_devices(renderer, observed, names)
+    # a few devices at a time, so a slice never holds every device's key changes at once (a factory
+    # fleet of 20,000 has over a million; the daemon plans the whole fleet as one slice)
+    return [_without_keys(plan) for start in range(0, len(names), _STRIP_EVERY)
+            for plan in plan_devices(renderer, observed, names[start:start + _STRIP_EVERY])]
+
+
+_STRIP_EVERY = 64
 
 
 def _without_keys(plan: DevicePlan) -> DevicePlan:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
+from sys import intern
 
 from reconciler.core.configs import parse_config
 from reconciler.core.fleets import Fleet
@@ -49,6 +50,8 @@ async def observe_device(fleet: Fleet, target: Target, driver: Driver, known: De
         last_seen = dt.datetime.fromisoformat(known.last_seen) if known and known.last_seen else None
         return ObservedDevice(serial=target.serial, name=target.name, online=False, last_seen=last_seen,
                               packets=packets, unreachable=str(exc))
-    config = parse_config(reading.configuration).values
+    # Keys are the same on every router ("interfaces.net1.ip_address[1].ip_address", …): one string
+    # each instead of one per router keeps a 20,000-router snapshot about 100 MB smaller.
+    config = {intern(key): value for key, value in parse_config(reading.configuration).values.items()}
     return ObservedDevice(serial=reading.serial, name=target.name, model=reading.model, firmware=reading.firmware,
                           online=True, last_seen=dt.datetime.now(dt.UTC), packets=packets, config=config)
