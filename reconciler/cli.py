@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler import __version__, app
-from reconciler.app import live
+from reconciler.app import entitlements, live
 from reconciler.daemon import commands
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.simulator import command as simulator_command
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(commands)
     _add_serve(commands)
     _add_token(commands)
+    _add_licences(commands)
     _add_schema(commands)
     _add_secret(commands)
     return parser
@@ -161,6 +162,22 @@ def _add_token(commands: argparse._SubParsersAction[_Parser]) -> None:
         sub.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR")
 
 
+def _add_licences(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser("licences", help="router-management licences on a date: capacity, API, expiry")
+    _path(command)
+    command.add_argument("--rev", help="git revision (default: the working tree)")
+    command.add_argument("--at", metavar="DATE|DATETIME", help="judge on this day (default: now)")
+    command.add_argument("--format", choices=FORMATS, default="text")
+    vendor = commands.add_parser("licence", help="licence files: make a signing key, sign a file (vendors, tests)")
+    actions = vendor.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    keygen = actions.add_parser("keygen", help="a signing key pair: the private key into DIR, the public printed")
+    keygen.add_argument("--out", type=Path, required=True, metavar="DIR")
+    sign = actions.add_parser("sign", help="sign the `licence` mapping of FILE in place")
+    sign.add_argument("file", type=Path, metavar="FILE")
+    sign.add_argument("--key", type=Path, required=True, metavar="KEY", help="the private key from keygen")
+    sign.add_argument("--name", help="the key's name in licences/licences.yaml (default: the key file's stem)")
+
+
 _SERVE_OPTIONS = ("source", "branch", "path", "data_dir", "listen", "poll", "simulate", "simulator", "watch",
                   "log_format",
                   "credentials", "secrets_key", "ca", "insecure", "max_parallel", "poll_interval", "retry_backoff",
@@ -245,6 +262,9 @@ def _other(args: argparse.Namespace) -> app.Outcome:
         "schema": lambda: app.schema(args.out),
         "serve": lambda: commands.serve_command(args.config, {key: getattr(args, key) for key in _SERVE_OPTIONS}),
         "token": lambda: _token(args),
+        "licences": lambda: entitlements.licences(args.path, args.rev, args.at, args.format),
+        "licence": lambda: (entitlements.licence_keygen(args.out) if args.action == "keygen"
+                            else entitlements.licence_sign(args.file, args.key, args.name)),
     }
     chosen = commands_by_name.get(args.command)
     return chosen() if chosen is not None else _secret(args)

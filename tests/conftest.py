@@ -20,6 +20,8 @@ from reconciler.shell.library import project_library
 from reconciler.shell.sources import blob_id
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Licences, costs and windows are judged against "now": the tests pin it (and processes they start inherit it).
+os.environ["RECONCILER_NOW"] = "2026-11-21T12:00:00+01:00"
 EXAMPLE = PROJECT / "example-fleet-repo"
 
 FLEET_YAML = """\

@@ -19,6 +19,7 @@ import orjson
 
 from reconciler.core.changes import diff_revisions
 from reconciler.core.documents import parse_yaml
+from reconciler.core.licences import fleet_licences
 from reconciler.core.loading import load_file
 from reconciler.core.models import FleetSpec, kind_of
 from reconciler.core.observed import ObservedSnapshot, SnapshotProblem, parse_snapshot
@@ -28,7 +29,7 @@ from reconciler.core.problems import Problem, collapse, did_you_mean, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
 from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
-from reconciler.shell import sealing
+from reconciler.shell import clock, sealing
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.parallel import map_slices
@@ -53,6 +54,9 @@ def _json(value: Any) -> str:
 def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int | None = None) -> list[Problem]:
     """Validation problems plus render failures of the devices validation found nothing wrong with."""
     problems = list(revision.problems)
+    fleet = revision.build.fleet
+    if fleet is not None:  # the licences, judged today (RECONCILER_NOW pins the day)
+        problems.extend(revision.locate(fleet_licences(revision.build.entitlements, fleet, clock.now())[1]))
     if renderer is not None:
         invalid = revision.build.invalid_devices
         names = [name for name in renderer.fleet.devices if name not in invalid]

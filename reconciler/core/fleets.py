@@ -27,6 +27,8 @@ from reconciler.core.models import (
     GroupsFile,
     GroupSpec,
     LayerSpec,
+    LicenceFile,
+    LicencesFile,
     PacketPart,
     PacketsFile,
     PacketSpec,
@@ -132,6 +134,7 @@ class Collected:
     firmware: list[Located] = field(default_factory=list)
     packets: list[Located] = field(default_factory=list)
     secrets: list[Located] = field(default_factory=list)
+    entitlements: list[Located] = field(default_factory=list)  # licence files (judged against a date, later)
     broken: set[str] = field(default_factory=set)
 
 
@@ -153,6 +156,8 @@ def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
     elif isinstance(spec, TemplateSpec):
         name = path.removeprefix("templates/").rsplit(".", 1)[0]
         collected.templates[name] = Located(spec, Origin(path))
+    elif isinstance(spec, LicencesFile | LicenceFile):
+        collected.entitlements.append(Located(spec, Origin(path)))
     else:
         key, items = _items_of(spec)
         target: list[Located] = getattr(collected, key)

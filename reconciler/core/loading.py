@@ -262,7 +262,7 @@ def locate_problems(problems: Iterable[Problem], raw_files: Mapping[str, bytes])
     for problem in problems:
         origin = problem.origin
         raw = raw_files.get(origin.file)
-        if origin.line is not None or raw is None or not origin.file.endswith((".yaml", ".yml")):
+        if origin.line is not None or raw is None or not origin.file.endswith((".yaml", ".yml", ".licence")):
             located.append(problem)
             continue
         index = indexes.get(origin.file)

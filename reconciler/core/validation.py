@@ -118,6 +118,7 @@ class FleetBuild:
     templates: TemplateSet | None
     problems: tuple[Problem, ...]
     invalid_devices: frozenset[str] = frozenset()  # devices with errors of their own: not worth rendering
+    entitlements: tuple[Located, ...] = ()  # licence files, judged against a date by `licences.evaluate`
 
     @property
     def ok(self) -> bool:
@@ -157,7 +158,8 @@ def build_fleet(
     problems.extend(builder.problems)
     problems.extend(_unknown_files(files, fleet))
     invalid = builder.invalid | {p.device for p in problems if p.is_error and p.device and p.device in fleet.devices}
-    return FleetBuild(fleet, builder.templates.template_set, tuple(problems), frozenset(invalid))
+    return FleetBuild(fleet, builder.templates.template_set, tuple(problems), frozenset(invalid),
+                      tuple(collected.entitlements))
 
 
 class _Builder:

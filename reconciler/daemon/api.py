@@ -20,9 +20,10 @@ from aiohttp import web
 
 from reconciler.core.presenting import data
 from reconciler.errors import UsageError
+from reconciler.shell import clock
 from reconciler.shell.store import Store
 
-from . import autoupdate, openapi, tokens, views, webhooks
+from . import autoupdate, licensing, openapi, tokens, views, webhooks
 from .metrics import CONTENT_TYPE, Metrics
 from .problems import TITLES, Problem
 from .reconciling import Reconciler
@@ -72,6 +73,9 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
         if principal is None:
             raise Problem(401, "Unauthorized", "a valid bearer token is needed: Authorization: Bearer <token> "
                           "(reconciler token create)", headers={"WWW-Authenticate": "Bearer"})
+        refused = licensing.api_licence_problem(request.app[DAEMON].reconciler.good, clock.now())
+        if refused is not None:
+            raise Problem(403, "Forbidden", refused)
         request[PRINCIPAL] = principal
     return await handler(request)
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from reconciler.app import OK, Outcome
 from reconciler.errors import UsageError
+from reconciler.shell import clock
 from reconciler.shell.store import Store
 
-from . import tokens
+from . import licensing, tokens
 from .config import load_config
 from .service import serve
 
@@ -26,6 +27,10 @@ def serve_command(config_file: Path | None, overrides: dict[str, Any]) -> Outcom
 
 def token_create(data_dir: Path, role: str, name: str | None) -> Outcome:
     store = Store(data_dir)
+    revision = licensing.followed_revision(data_dir, store)
+    refused = licensing.api_licence_problem(revision, clock.now())
+    if refused is not None:
+        raise UsageError(f"no token created: {refused}")
     made, secret = tokens.create(store, role, name, _user())
     store.audit(_user(), "token-create", [], None, f"{made} ({role})")
     return Outcome(secret + "\n", OK, [f"token {made!r} ({role}) created; it is shown only this once"])

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from aiohttp import web
 
 from reconciler.app.live import LiveOptions
+from reconciler.shell import clock
 from reconciler.shell.loading import LoadedRevision
 from reconciler.shell.store import Store
 from reconciler.simulator import server as simulator_server
@@ -26,7 +27,7 @@ from reconciler.simulator.fleet import Device as SimulatedDevice
 from reconciler.simulator.profiles import behaviour
 from reconciler.simulator.routers import Factory
 
-from . import autoupdate, logs, tokens, watching
+from . import autoupdate, licensing, logs, tokens, watching
 from .api import Daemon, make_app
 from .config import DaemonConfig
 from .following import Follower, resolve_source
@@ -44,6 +45,7 @@ def serve(config: DaemonConfig) -> int:
     logs.redact(webhook_secret)
     source = resolve_source(config.source, config.branch, config.path)
     store = Store(config.data_dir)
+    licensing.remember_source(store, source)  # `token create` checks the API licence of what this daemon follows
     try:
         asyncio.run(_serve(config, Follower(source, config.data_dir), store, webhook_secret))
     finally:
@@ -138,7 +140,10 @@ def _announce(config: DaemonConfig, url: str, store: Store,
     print(f"serving on {url}", flush=True)
     print(f"  API       {url}/api/v1/status  (document: {url}/api/v1/openapi.json)", flush=True)
     print(f"  metrics   {url}/metrics   health: {url}/healthz  {url}/readyz", flush=True)
-    if simulated is not None:
+    refused = licensing.api_licence_problem(licensing.followed_revision(config.data_dir, store), clock.now())
+    if simulated is not None and refused is not None:
+        print(f"  tokens    none made: {refused}", flush=True)
+    elif simulated is not None:
         name, token = tokens.create(store, "admin", None, "serve --simulate")
         print(f"  routers   simulated at {simulated.url}/d/<serial>", flush=True)
         print(f"  token     {token}   (admin, made for this demo run: {name})", flush=True)

@@ -193,6 +193,15 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the store {self.path}: {exc}") from exc
 
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("select value from meta where key = ?", (key,)).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("insert into meta values (?, ?) on conflict(key) do update set value = excluded.value",
+                       (key, value))
+
     # --- devices ------------------------------------------------------------------------------------
 
     _DEVICE_COLUMNS = ("select name, serial, revision, desired_hash, config_hash, firmware, packets, last_seen,"

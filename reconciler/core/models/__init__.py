@@ -14,6 +14,7 @@ from reconciler.core.models.devices import DevicesFile, DeviceSpec
 from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, Sync, Variant
 from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
 from reconciler.core.models.layers import LayerSpec
+from reconciler.core.models.licences import LicenceFile, LicencesFile, LicenceTerms, Signature, TrustedKey
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
@@ -61,6 +62,8 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("packets", PacketsFile, _yaml("resources/packets", "resources/packets/*"),
              "resources/packets/*.yaml: update packets and their parts"),
     FileKind("secrets", SecretsFile, _yaml("secrets/**/*"), "secrets/*.yaml: sealed values"),
+    FileKind("licences", LicencesFile, _yaml("licences/licences"), "licences/licences.yaml: trusted vendor keys"),
+    FileKind("licence", LicenceFile, ("licences/*.licence",), "licences/*.licence: signed licence files (D0.34)"),
 )
 
 
@@ -89,17 +92,22 @@ __all__ = [
     "GroupSpec",
     "GroupsFile",
     "LayerSpec",
+    "LicenceFile",
+    "LicenceTerms",
+    "LicencesFile",
     "PacketPart",
     "PacketSpec",
     "PacketsFile",
     "SealedSecret",
     "SecretsFile",
     "Selector",
+    "Signature",
     "SiteSpec",
     "SitesFile",
     "Spec",
     "Sync",
     "TemplateSpec",
+    "TrustedKey",
     "Variant",
     "kind_of",
 ]

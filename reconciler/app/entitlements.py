@@ -1,0 +1,95 @@
+"""The entitlement commands: `licences` (what holds on a date), `licence keygen` and `licence sign`.
+
+Where it sits: `cli` calls these; they load the fleet (`shell.loading`), ask the clock (or take
+`--at`), and hand the licence files to the core (`core.licences`), whose report is presented by
+`core.presenting.licences`. `keygen` and `sign` are for vendors and tests: the example fleet's
+licences are signed with a key kept for the example only (example-fleet-repo/.demo).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from reconciler.app.offline import FAILED, OK, Outcome, _json, _problems_outcome
+from reconciler.core import licences as core_licences
+from reconciler.core.documents import parse_yaml
+from reconciler.core.loading import load_file
+from reconciler.core.models import LicenceFile, LicenceTerms, kind_of
+from reconciler.core.presenting.licences import licence_data, licence_markdown, licence_text
+from reconciler.errors import SourceError, UsageError
+from reconciler.shell import clock
+from reconciler.shell.files import write_atomically
+from reconciler.shell.loading import FleetLoader
+
+
+def licences(path: Path, rev: str | None, at: str | None, fmt: str) -> Outcome:
+    revision = FleetLoader().load(path, rev)
+    fleet = revision.build.fleet
+    if fleet is None:
+        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
+    entitlements = revision.build.entitlements
+    if at is not None and len(at) == len("2026-11-21"):  # a calendar date: judged as that day
+        day = clock.parse_time(at, "--at").date()
+        report, problems = core_licences.evaluate(entitlements, fleet.spec.variant.value, len(fleet.devices), day)
+    else:
+        moment = clock.parse_time(at, "--at") if at is not None else clock.now()
+        report, problems = core_licences.fleet_licences(entitlements, fleet, moment)
+    located = revision.locate(problems)
+    errors = [p for p in located if p.is_error]
+    if fmt == "json":
+        body = {**licence_data(report), "problems": [p.as_dict() for p in located]}
+        return Outcome(_json(body), FAILED if errors else OK)
+    shown = licence_markdown(report) if fmt == "markdown" else licence_text(report)
+    shown += "".join(f"{p}\n" for p in errors)
+    return Outcome(shown, FAILED if errors else OK)
+
+
+def licence_keygen(out: Path) -> Outcome:
+    """A vendor signing key pair: the private key to `out/licence-signing.key`, the public one printed."""
+    private = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    encoded = base64.b64encode(private).decode()
+    target = out / "licence-signing.key"
+    write_atomically(target, (encoded + "\n").encode(), mode=0o600)
+    public = core_licences.public_key_of(encoded)
+    return Outcome(f"{public}\n", notes=[f"private key written to {target} (mode 600); trust the public key above "
+                                         "in licences/licences.yaml (trusted_keys: - name: …, public_key: …)"])
+
+
+def licence_sign(file: Path, key_file: Path, name: str | None) -> Outcome:
+    """Sign the `licence` mapping of a licence file in place (any later change to it breaks the signature)."""
+    try:
+        raw = file.read_bytes()
+        private = key_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SourceError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    kind = kind_of("licences/x.licence")
+    assert kind is not None
+    document = parse_yaml(str(file), raw)
+    body = document.data.get("licence") if isinstance(document.data, dict) else None
+    loaded = load_file(parse_yaml(str(file), _yaml_text({"licence": body})), kind) if body is not None else None
+    if loaded is None or loaded.spec is None:
+        problems = loaded.problems if loaded is not None else ()
+        detail = "; ".join(p.message for p in problems) or "no `licence:` mapping"
+        raise UsageError(f"{file}: not a licence to sign: {detail}")
+    assert isinstance(loaded.spec, LicenceFile)
+    terms: LicenceTerms = loaded.spec.licence
+    key_name = name or key_file.stem
+    try:
+        signature = core_licences.sign(private, terms)
+    except ValueError as exc:
+        raise UsageError(f"{key_file} is not an Ed25519 private key from `licence keygen`: {exc}") from None
+    signed = {"licence": terms.model_dump(mode="python", exclude_none=True),
+              "signature": {"key": key_name, "value": signature}}
+    header = b"# A licence file (D0.34): any change to `licence` breaks the signature.\n"
+    write_atomically(file, header + _yaml_text(signed))
+    return Outcome("", OK, [f"{file} signed with {key_name!r}"])
+
+
+def _yaml_text(data: object) -> bytes:
+    """YAML with dates as dates (unquoted), as the models read them."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()

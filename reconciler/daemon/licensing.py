@@ -1,0 +1,56 @@
+"""The API licence (D0.23): no API use, and no new API tokens, without a valid one.
+
+Where it sits: `api`'s authentication asks `api_licence_problem` on every request with a token,
+for the revision the daemon reconciles; `commands.token_create` asks it for the revision the
+daemon in that data directory last found good (the pinned commit of its clone). A fleet whose
+repository holds no licence files is not licence-managed: nothing is gated (our reading; the
+licences are then kept elsewhere).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+from reconciler.core.licences import fleet_licences
+from reconciler.errors import ReconcilerError
+from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.sources import read_commit
+from reconciler.shell.store import Store
+
+from .following import Follower, Source
+
+SOURCE_KEY = "daemon.source"
+
+
+def api_licence_problem(revision: LoadedRevision | None, now: dt.datetime) -> str | None:
+    """Why the API may not be used now, or None (a valid API or trial licence, or no licences kept)."""
+    fleet = revision.build.fleet if revision is not None else None
+    if revision is None or fleet is None:
+        return None
+    report, _ = fleet_licences(revision.build.entitlements, fleet, now)
+    if not report.managed or report.api:
+        return None
+    return (f"no valid API licence on {report.at} (D0.23): the fleet's licences/ holds no API licence "
+            f"(article 10023613 or 10023616) valid that day; see `reconciler licences`")
+
+
+def remember_source(store: Store, source: Source) -> None:
+    store.set_meta(SOURCE_KEY, json.dumps(dataclasses.asdict(source)))
+
+
+def followed_revision(data_dir: Path, store: Store) -> LoadedRevision | None:
+    """The last good revision of the daemon that keeps its state in `data_dir`, if it ever ran."""
+    saved = store.meta(SOURCE_KEY)
+    if saved is None:
+        return None
+    follower = Follower(Source(**json.loads(saved)), data_dir)
+    commit = follower.last_good()
+    if commit is None:
+        return None
+    try:
+        return FleetLoader().load_files(read_commit(follower.path, commit, follower.source.subdirectory))
+    except ReconcilerError:
+        return None

@@ -1,0 +1,209 @@
+"""Router-management licences (D0.23–D0.35), with the documents' own article numbers and terms."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from reconciler.core import licences
+from reconciler.core.fleets import Located
+from reconciler.core.licences import State, add_months, evaluate
+from reconciler.core.models import LicenceFile, LicencesFile, LicenceTerms
+from reconciler.core.problems import Origin
+
+D = dt.date
+
+
+def _key() -> str:
+    raw = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return base64.b64encode(raw).decode()
+
+
+VENDOR = _key()
+STRANGER = _key()
+TRUST = Located(LicencesFile.model_validate({"trusted_keys": [
+    {"name": "vendor", "public_key": licences.public_key_of(VENDOR)}]}), Origin("licences/licences.yaml"))
+
+
+def lic(key: str, article: str, activated: dt.date | None, purchased: dt.date | None = None, *,
+        quantity: int = 1, signer: str | None = VENDOR, signer_name: str = "vendor",
+        alter: dict[str, Any] | None = None) -> Located:
+    """A licence file as the vendor ships it: terms signed with `signer` (then `alter`ed, if asked)."""
+    terms = LicenceTerms.model_validate({"key": key, "article": article, "quantity": quantity,
+                                         "customer": "Nordlicht Logistik GmbH",
+                                         "purchased": purchased or activated or D(2025, 1, 1),
+                                         "activated": activated})
+    body: dict[str, Any] = {"licence": terms.model_dump()}
+    if signer is not None:
+        body["signature"] = {"key": signer_name, "value": licences.sign(signer, terms)}
+    body["licence"].update(alter or {})
+    return Located(LicenceFile.model_validate(body), Origin(f"licences/{key}.licence"))
+
+
+def judge(*files: Located, at: dt.date, variant: str = "server", registered: int = 10) -> tuple[Any, list[Any]]:
+    return evaluate([TRUST, *files], variant, registered, at)
+
+
+def states(report: Any) -> dict[str, State]:
+    return {licence.key: licence.state for licence in report.licences}
+
+
+def codes(problems: list[Any]) -> list[str]:
+    return [p.code for p in problems]
+
+
+SUBSCRIPTION = lic("LIC-SUB-1", "10023610", D(2025, 2, 1), D(2025, 1, 10))
+
+
+def test_d0_24_a_server_subscription_is_500_routers_for_24_months() -> None:
+    """10023610: 500 router licences from activation (1 Feb 2025) until 1 Feb 2027, not a day longer."""
+    report, problems = judge(SUBSCRIPTION, at=D(2027, 1, 31))
+    assert report.capacity == 500 and states(report) == {"LIC-SUB-1": State.VALID}
+    assert codes(problems) == ["licence-expiry"]  # the last day: warned, still valid
+    licence = report.licences[0]
+    assert (licence.start, licence.end, licence.routers) == (D(2025, 2, 1), D(2027, 2, 1), 500)
+    report, problems = judge(SUBSCRIPTION, at=D(2027, 2, 1))
+    assert report.capacity == 0 and states(report) == {"LIC-SUB-1": State.EXPIRED}
+    assert "licence-capacity" in codes(problems)  # 10 registered, 0 covered
+
+
+def test_d0_25_and_d0_30_renewals_extend_the_subscription_a_year_at_a_time() -> None:
+    """10023611: activated during the subscription it starts where that ends; a second extends the first."""
+    first = lic("LIC-REN-1", "10023611", D(2026, 12, 1))
+    second = lic("LIC-REN-2", "10023611", D(2027, 12, 1))
+    report, problems = judge(SUBSCRIPTION, first, second, at=D(2027, 6, 1))
+    terms = {item.key: (item.start, item.end, item.state) for item in report.licences}
+    assert terms["LIC-REN-1"] == (D(2027, 2, 1), D(2028, 2, 1), State.VALID)
+    assert terms["LIC-REN-2"] == (D(2028, 2, 1), D(2029, 2, 1), State.NOT_YET)
+    assert report.capacity == 500 and problems == []
+    assert judge(SUBSCRIPTION, first, second, at=D(2029, 1, 31))[0].capacity == 500
+    assert judge(SUBSCRIPTION, first, second, at=D(2029, 2, 1))[0].capacity == 0
+
+
+def test_d0_25_and_d0_32_an_expired_subscription_cannot_be_renewed() -> None:
+    """A renewal activated the day the subscription ended (or with none at all) is invalid."""
+    late = lic("LIC-REN-LATE", "10023611", D(2027, 2, 1))
+    report, problems = judge(SUBSCRIPTION, late, at=D(2027, 3, 1))
+    assert states(report)["LIC-REN-LATE"] is State.INVALID
+    assert any("cannot be renewed (D0.32)" in p.message for p in problems)
+    alone, problems = judge(lic("LIC-REN-ALONE", "10023611", D(2026, 1, 1)), at=D(2026, 2, 1))
+    assert states(alone)["LIC-REN-ALONE"] is State.INVALID and "licence-invalid" in codes(problems)
+
+
+def test_d0_26_a_server_api_licence_runs_12_months_and_d0_23_gates_the_api() -> None:
+    """10023613: API use from 15 March 2026 until 15 March 2027; without one there is no API licence."""
+    api = lic("LIC-API-1", "10023613", D(2026, 3, 15))
+    report, _ = judge(SUBSCRIPTION, api, at=D(2027, 3, 14))
+    assert report.api and report.api_until == D(2027, 3, 15)
+    assert not judge(SUBSCRIPTION, api, at=D(2027, 3, 15))[0].api
+    assert not judge(SUBSCRIPTION, at=D(2026, 1, 1))[0].api
+
+
+def test_d0_27_d0_28_d0_29_data_center_articles() -> None:
+    """10023614: 1,000 routers for 24 months; 10023615: 500 more months of 12; 10023616: API for 12 months."""
+    sub = lic("LIC-DC-1", "10023614", D(2025, 6, 1))
+    renewal = lic("LIC-DC-2", "10023615", D(2027, 5, 1))
+    api = lic("LIC-DC-3", "10023616", D(2025, 7, 1))
+    install = lic("LIC-DC-4", "10022803", D(2025, 6, 1))
+    report, problems = judge(sub, renewal, api, install, at=D(2026, 6, 1), variant="datacenter", registered=1000)
+    assert report.capacity == 1000 and report.api
+    assert [p.message.split(": ")[-1] for p in problems] == ["the API licence (D0.23)"]  # it ends in 30 days
+    assert {item.key: item.end for item in report.licences}["LIC-DC-4"] is None  # an installation has no term
+    report, _ = judge(sub, renewal, api, install, at=D(2027, 7, 1), variant="datacenter", registered=400)
+    assert report.capacity == 500 and not report.api  # the renewal's 500; the API licence ended 1 July 2026
+
+
+def test_server_and_datacenter_articles_do_not_mix() -> None:
+    """A server subscription in a datacenter fleet (and the other way round) is refused (D0.24–D0.29)."""
+    report, problems = judge(SUBSCRIPTION, at=D(2025, 6, 1), variant="datacenter")
+    assert states(report)["LIC-SUB-1"] is State.INVALID
+    assert "is for a server installation; this fleet is datacenter" in problems[0].message
+    assert problems[0].origin.path == ("licence", "article")
+    _, problems = judge(lic("LIC-INST-1", "10022803", D(2025, 6, 1)), at=D(2025, 6, 2))
+    assert "for a datacenter installation" in problems[0].message
+
+
+@pytest.mark.parametrize(("activated", "at", "state"), [
+    (D(2026, 1, 14), D(2026, 2, 1), State.VALID),  # the last day within 24 months of 15 January 2024
+    (D(2026, 1, 15), D(2026, 2, 1), State.INVALID),  # 24 months after purchase: too late
+    (None, D(2026, 1, 14), State.NOT_ACTIVATED),
+    (None, D(2026, 1, 15), State.INVALID),
+])
+def test_d0_31_a_key_must_be_activated_within_24_months_of_purchase(activated: dt.date | None, at: dt.date,
+                                                                     state: State) -> None:
+    """Bought 15 January 2024: activation by 14 January 2026, or the key is invalid."""
+    report, _ = judge(lic("LIC-LATE-1", "10023610", activated, D(2024, 1, 15)), at=at, registered=0)
+    assert states(report)["LIC-LATE-1"] is state
+
+
+def test_d0_32_a_key_is_activated_once_and_expires_for_good() -> None:
+    """A second file with the same key (re-activated after expiry) is refused; the first stays expired."""
+    again = lic("LIC-SUB-1", "10023610", D(2027, 3, 1), D(2025, 1, 10))
+    report, problems = judge(SUBSCRIPTION, again, at=D(2027, 4, 1))
+    assert sorted(item.state.value for item in report.licences) == ["expired", "invalid"]
+    assert any("activated once, never again (D0.32)" in p.message for p in problems)
+
+
+def test_d0_33_a_trial_runs_45_days() -> None:
+    """Activated 1 November 2026: valid through 15 December, gone on 16 December; it covers the variant's routers."""
+    trial = lic("LIC-TRIAL-1", "trial", D(2026, 11, 1))
+    report, _ = judge(trial, at=D(2026, 12, 15))
+    assert report.capacity == 500 and report.api and report.licences[0].end == D(2026, 12, 16)
+    assert judge(trial, at=D(2026, 12, 16))[0].capacity == 0
+    assert judge(trial, at=D(2026, 12, 15), variant="datacenter")[0].capacity == 1000
+
+
+def test_d0_34_unsigned_altered_and_foreign_licence_files_are_refused() -> None:
+    """Only files signed by a trusted key and unchanged since count."""
+    unsigned = lic("LIC-NOSIG-1", "10023610", D(2025, 2, 1), signer=None)
+    altered = lic("LIC-ALT-1", "10023610", D(2025, 2, 1), quantity=1, alter={"quantity": 20})
+    foreign = lic("LIC-FOREIGN-1", "10023610", D(2025, 2, 1), signer=STRANGER, signer_name="someone")
+    report, problems = judge(unsigned, altered, foreign, at=D(2025, 6, 1))
+    assert set(states(report).values()) == {State.INVALID} and report.capacity == 0
+    messages = " ".join(p.message for p in problems)
+    assert "not signed" in messages and "altered after signing" in messages and "does not trust" in messages
+
+
+def test_more_registered_routers_than_licences_is_an_error() -> None:
+    """500 routers fit one server subscription; the 501st does not."""
+    assert judge(SUBSCRIPTION, at=D(2025, 6, 1), registered=500)[1] == []
+    _, problems = judge(SUBSCRIPTION, at=D(2025, 6, 1), registered=501)
+    assert codes(problems) == ["licence-capacity"]
+    assert problems[0].message.startswith("501 routers are registered, but the licences valid on 2025-06-01 cover 500")
+
+
+@pytest.mark.parametrize(("at", "threshold"), [(D(2026, 11, 2), None), (D(2026, 11, 3), 90), (D(2027, 1, 1), 90),
+                                               (D(2027, 1, 2), 30), (D(2027, 1, 25), 7)])
+def test_an_ending_licence_is_warned_of_90_30_and_7_days_ahead(at: dt.date, threshold: int | None) -> None:
+    """The subscription ends 1 February 2027: warned from 90 days before (3 November), naming the nearest threshold."""
+    _, problems = judge(SUBSCRIPTION, at=at)
+    warnings = [p.message for p in problems if p.code == "licence-expiry"]
+    if threshold is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and f"(under {threshold})" in warnings[0] and "ends on 2027-02-01" in warnings[0]
+
+
+def test_a_renewed_subscription_is_not_warned_of() -> None:
+    """What continues after the end date keeps the capacity: no warning."""
+    renewal = lic("LIC-REN-1", "10023611", D(2026, 12, 1))
+    _, problems = judge(SUBSCRIPTION, renewal, at=D(2027, 1, 25))
+    assert problems == []
+
+
+def test_months_are_added_as_calendar_months() -> None:
+    """31 January + 1 month is the last day of February; leap years count."""
+    assert add_months(D(2027, 1, 31), 1) == D(2027, 2, 28)
+    assert add_months(D(2028, 1, 31), 1) == D(2028, 2, 29)
+    assert add_months(D(2025, 2, 1), 24) == D(2027, 2, 1)
+
+
+def test_a_fleet_without_licence_files_enforces_nothing() -> None:
+    """No licences/ in the repository: not managed, no problems (the API is not gated either)."""
+    report, problems = evaluate([], "server", 20_000, D(2026, 1, 1))
+    assert not report.managed and problems == []
