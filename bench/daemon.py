@@ -1,6 +1,6 @@
 """The daemon benchmark: `reconciler serve` converging 20,000 simulated routers, and its memory.
 
-    make bench-daemon                   # 20,000 routers (about 5 minutes)
+    make bench-daemon                   # 20,000 routers (about 3.5 minutes)
     python -m bench.daemon --devices 2000
 
 The generated fleet is committed to a scratch git repository; a fresh simulator (perfect
