@@ -168,6 +168,12 @@ def _add_licences(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--rev", help="git revision (default: the working tree)")
     command.add_argument("--at", metavar="DATE|DATETIME", help="judge on this day (default: now)")
     command.add_argument("--format", choices=FORMATS, default="text")
+    costs = commands.add_parser("costs", help="PBX rentals in credits: balance, monthly consumption, run time (D1)")
+    _path(costs)
+    costs.add_argument("--rev", help="git revision (default: the working tree, history up to HEAD)")
+    costs.add_argument("--at", metavar="DATETIME", help="the ledger at this time (default: now)")
+    costs.add_argument("--month", metavar="YYYY-MM", help="also what that month consumed")
+    costs.add_argument("--format", choices=("text", "json"), default="text")
     vendor = commands.add_parser("licence", help="licence files: make a signing key, sign a file (vendors, tests)")
     actions = vendor.add_subparsers(dest="action", required=True, parser_class=_Parser)
     keygen = actions.add_parser("keygen", help="a signing key pair: the private key into DIR, the public printed")
@@ -263,6 +269,7 @@ def _other(args: argparse.Namespace) -> app.Outcome:
         "serve": lambda: commands.serve_command(args.config, {key: getattr(args, key) for key in _SERVE_OPTIONS}),
         "token": lambda: _token(args),
         "licences": lambda: entitlements.licences(args.path, args.rev, args.at, args.format),
+        "costs": lambda: entitlements.costs(args.path, args.rev, args.at, args.month, args.format),
         "licence": lambda: (entitlements.licence_keygen(args.out) if args.action == "keygen"
                             else entitlements.licence_sign(args.file, args.key, args.name)),
     }

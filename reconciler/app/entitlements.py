@@ -9,6 +9,7 @@ licences are signed with a key kept for the example only (example-fleet-repo/.de
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from pathlib import Path
 
 import yaml
@@ -21,8 +22,9 @@ from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
 from reconciler.core.models import LicenceFile, LicenceTerms, kind_of
 from reconciler.core.presenting.licences import licence_data, licence_markdown, licence_text
+from reconciler.core.presenting.rentals import rental_data, rental_text
 from reconciler.errors import SourceError, UsageError
-from reconciler.shell import clock
+from reconciler.shell import billing, clock
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader
 
@@ -93,3 +95,33 @@ def licence_sign(file: Path, key_file: Path, name: str | None) -> Outcome:
 def _yaml_text(data: object) -> bytes:
     """YAML with dates as dates (unquoted), as the models read them."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+
+
+# --- costs: the PBX rental ledger (D1) -----------------------------------------------------------------------
+
+def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: str) -> Outcome:
+    revision = FleetLoader().load(path, rev)
+    if revision.build.fleet is None:
+        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
+    moment = clock.parse_time(at, "--at") if at is not None else clock.now()
+    result, problems, notes = billing.rental_ledger(path, rev, revision, moment)
+    located = revision.locate(problems)
+    window = _month(month) if month else None
+    if result is None:
+        return Outcome("no rentals in this repository (rentals/)\n", FAILED if located else OK)
+    errors = [p for p in located if p.is_error]
+    if fmt == "json":
+        body = {**rental_data(result, window), "notes": notes, "problems": [p.as_dict() for p in located]}
+        return Outcome(_json(body), FAILED if errors else OK)
+    shown = rental_text(result, window) + "".join(f"note: {note}\n" for note in notes)
+    shown += "".join(f"{p}\n" for p in located)
+    return Outcome(shown, FAILED if errors else OK)
+
+
+def _month(text: str) -> tuple[dt.datetime, dt.datetime]:
+    try:
+        start = dt.datetime.strptime(text, "%Y-%m").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise UsageError(f"--month: expected YYYY-MM, not {text!r}") from None
+    following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start, following

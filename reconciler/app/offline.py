@@ -29,7 +29,7 @@ from reconciler.core.problems import Problem, collapse, did_you_mean, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
 from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
-from reconciler.shell import clock, sealing
+from reconciler.shell import billing, clock, sealing
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.parallel import map_slices
@@ -87,6 +87,9 @@ def validate(path: Path, rev: str | None, fmt: str, loader: FleetLoader | None =
              jobs: int | None = None) -> Outcome:
     revision = (loader or FleetLoader()).load(path, rev)
     problems = _all_problems(revision, _renderer(revision), jobs)
+    if revision.build.fleet is not None:  # rentals are judged from the selections' git history (D1.1, D1.7)
+        rental_problems = billing.rental_ledger(path, rev, revision, clock.now())[1]
+        problems = sorted([*problems, *revision.locate(rental_problems)], key=sort_key)
     invalid = any(p.is_error for p in problems)
     fleet = revision.build.fleet
     devices = len(fleet.devices) if fleet is not None else None

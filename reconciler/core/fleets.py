@@ -18,6 +18,7 @@ import orjson
 
 from reconciler.core.loading import LoadedFile
 from reconciler.core.models import (
+    AccountFile,
     ConfigMode,
     DevicesFile,
     DeviceSpec,
@@ -32,7 +33,9 @@ from reconciler.core.models import (
     PacketPart,
     PacketsFile,
     PacketSpec,
+    PriceListsFile,
     SecretsFile,
+    SelectionFile,
     Selector,
     SitesFile,
     SiteSpec,
@@ -134,7 +137,7 @@ class Collected:
     firmware: list[Located] = field(default_factory=list)
     packets: list[Located] = field(default_factory=list)
     secrets: list[Located] = field(default_factory=list)
-    entitlements: list[Located] = field(default_factory=list)  # licence files (judged against a date, later)
+    entitlements: list[Located] = field(default_factory=list)  # licences, rentals (judged against a date, later)
     broken: set[str] = field(default_factory=set)
 
 
@@ -156,7 +159,7 @@ def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
     elif isinstance(spec, TemplateSpec):
         name = path.removeprefix("templates/").rsplit(".", 1)[0]
         collected.templates[name] = Located(spec, Origin(path))
-    elif isinstance(spec, LicencesFile | LicenceFile):
+    elif isinstance(spec, LicencesFile | LicenceFile | AccountFile | PriceListsFile | SelectionFile):
         collected.entitlements.append(Located(spec, Origin(path)))
     else:
         key, items = _items_of(spec)

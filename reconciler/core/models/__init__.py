@@ -15,6 +15,7 @@ from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, 
 from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
 from reconciler.core.models.layers import LayerSpec
 from reconciler.core.models.licences import LicenceFile, LicencesFile, LicenceTerms, Signature, TrustedKey
+from reconciler.core.models.rentals import AccountFile, PriceListsFile, SelectionFile
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
@@ -64,6 +65,10 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("secrets", SecretsFile, _yaml("secrets/**/*"), "secrets/*.yaml: sealed values"),
     FileKind("licences", LicencesFile, _yaml("licences/licences"), "licences/licences.yaml: trusted vendor keys"),
     FileKind("licence", LicenceFile, ("licences/*.licence",), "licences/*.licence: signed licence files (D0.34)"),
+    FileKind("account", AccountFile, _yaml("rentals/account"), "rentals/account.yaml: credit account, top-ups (D1)"),
+    FileKind("prices", PriceListsFile, _yaml("rentals/prices"), "rentals/prices.yaml: rental price lists (D1.4)"),
+    FileKind("selection", SelectionFile, _yaml("rentals/selections/*"),
+             "rentals/selections/<pbx>.yaml: what one PBX rents; its git history is the billing timeline (D1.5)"),
 )
 
 
@@ -78,6 +83,7 @@ def kind_of(path: str) -> FileKind | None:
 __all__ = [
     "FILE_KINDS",
     "FORMAT",
+    "AccountFile",
     "Approval",
     "ConfigMode",
     "Defaults",
@@ -98,8 +104,10 @@ __all__ = [
     "PacketPart",
     "PacketSpec",
     "PacketsFile",
+    "PriceListsFile",
     "SealedSecret",
     "SecretsFile",
+    "SelectionFile",
     "Selector",
     "Signature",
     "SiteSpec",

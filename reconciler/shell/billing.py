@@ -1,0 +1,72 @@
+"""Billing from git history: the PBX rental ledger (D1) of a loaded revision.
+
+Where it sits: `app.entitlements.costs` and `app.offline.validate` call `rental_ledger`; it reads
+the account and price lists of the revision, every committed version of the selections
+(`history`), and hands them to the core's ledger (`core.rentals`). A selection counts from the
+commit that made it (or its `effective:` time); uncommitted changes are named, not billed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from reconciler.core import rentals
+from reconciler.core.documents import parse_yaml
+from reconciler.core.loading import load_file
+from reconciler.core.models import AccountFile, PriceListsFile, SelectionFile, kind_of
+from reconciler.core.problems import Origin, Problem, error
+from reconciler.shell import history
+from reconciler.shell.loading import LoadedRevision
+
+SELECTIONS = "rentals/selections/"
+
+
+def rental_ledger(path: Path, rev: str | None, revision: LoadedRevision,
+                  moment: dt.datetime) -> tuple[rentals.Ledger | None, list[Problem], list[str]]:
+    """The account's ledger at `moment` from the selections' git history; problems; notes."""
+    specs = [located.spec for located in revision.build.entitlements]
+    account = next((s for s in specs if isinstance(s, AccountFile)), None)
+    prices = next((s for s in specs if isinstance(s, PriceListsFile)), None)
+    if account is None or prices is None:
+        selections = [p for p in revision.source.files if p.startswith(SELECTIONS)]
+        if not selections:
+            return None, [], []
+        missing = "rentals/account.yaml" if account is None else "rentals/prices.yaml"
+        return None, [error("rental-files", f"selections need {missing} (D1.3, D1.4)", Origin(selections[0]))], []
+    versions, notes = _selection_versions(path, rev, revision)
+    result, problems = rentals.ledger(account.account, account.top_ups, prices.price_lists, versions, moment)
+    return result, problems, notes
+
+
+def _selection_versions(path: Path, rev: str | None,
+                        revision: LoadedRevision) -> tuple[list[rentals.SelectionVersion], list[str]]:
+    kind = kind_of(SELECTIONS + "x.yaml")
+    assert kind is not None
+    found: list[rentals.SelectionVersion] = []
+    names: dict[str, str] = {}
+    committed = history.versions(path, SELECTIONS, rev)
+    for version in committed:
+        spec = None
+        if version.data is not None:
+            loaded = load_file(parse_yaml(version.path, version.data), kind)
+            if not isinstance(loaded.spec, SelectionFile):
+                continue  # a broken version in the past: validation of that revision said so
+            spec = loaded.spec
+            names[version.path] = spec.pbx
+        configured = spec.effective if spec is not None and spec.effective is not None else version.committed_at
+        pbx = names.get(version.path, Path(version.path).stem)
+        found.append(rentals.SelectionVersion(pbx, configured, spec, Origin(version.path), version.commit))
+    in_history = {version.path for version in committed}
+    notes = []
+    for located in revision.build.entitlements:  # never committed: counted only with an explicit `effective:`
+        spec, where = located.spec, located.origin.file
+        if isinstance(spec, SelectionFile) and where not in in_history:
+            if spec.effective is not None:
+                found.append(rentals.SelectionVersion(spec.pbx, spec.effective, spec, Origin(where)))
+            else:
+                notes.append(f"{where} is not committed and has no `effective:` time: not billed yet")
+    if rev is None:
+        notes += [f"{p}: changed but not committed: billed from its commit on (D1.5)"
+                  for p in history.uncommitted(path, SELECTIONS) if p in in_history]
+    return found, notes

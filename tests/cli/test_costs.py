@@ -1,0 +1,84 @@
+"""`reconciler costs` and `validate` rebuild the rental timeline from the repository's git history (D1.5)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import GitRepo, run_cli, small_fleet
+
+ACCOUNT = """\
+account: NL-ISC-1001
+top_ups:
+  - {key: ISC-KEY-0001, credits: 100, at: 2026-03-01T00:00:00+00:00}
+"""
+PRICES = """\
+price_lists:
+  - effective: 2026-01-01
+    articles:
+      - {article: "01-00010-001", name: PBX licence, credits_per_month: 26.28}
+      - {article: "01-00020-001", name: UC user, credits_per_month: 2}
+  - effective: 2026-03-15
+    articles:
+      - {article: "01-00010-001", name: PBX licence, credits_per_month: 52.56}
+      - {article: "01-00020-001", name: UC user, credits_per_month: 4}
+"""
+
+
+def selection(*articles: str) -> str:
+    return "pbx: pbx-ber\narticles:\n" + "".join(f"  - {{article: \"{a}\", quantity: 1}}\n" for a in articles)
+
+
+def commit_at(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, when: str, files: dict[str, str]) -> str:
+    monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+    monkeypatch.setenv("GIT_AUTHOR_DATE", when)
+    return repo.commit(files, f"at {when}")
+
+
+def test_costs_charge_each_committed_selection_from_its_commit_at_its_price(
+        git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Commit times are configuration times; a price list change between two selections; a month's consumption."""
+    commit_at(git_repo, monkeypatch, "2026-03-01T00:00:00+00:00",
+              {**small_fleet(), "rentals/account.yaml": ACCOUNT, "rentals/prices.yaml": PRICES,
+               "rentals/selections/pbx-ber.yaml": selection("01-00010-001")})
+    second = commit_at(git_repo, monkeypatch, "2026-03-20T00:00:00+00:00",
+                       {"rentals/selections/pbx-ber.yaml": selection("01-00010-001", "01-00020-001")})
+    code, out, _ = run_cli(["costs", str(git_repo.root), "--at", "2026-03-31T00:00:00+00:00", "--month", "2026-03",
+                            "--format", "json"], capsys)
+    data = json.loads(out)
+    # 1–20 March at 26.28 (configured under the first list), 20–31 March at 52.56 + 4 (the list of 15 March)
+    first_part = 26.28 * 19 * 86_400 / 2_628_000
+    second_part = (52.56 + 4) * 11 * 86_400 / 2_628_000
+    assert code == 0
+    assert float(data["consumed"].replace(",", "")) == pytest.approx(first_part + second_part, abs=1e-4)
+    assert float(data["month"]["consumed"].replace(",", "")) == pytest.approx(first_part + second_part, abs=1e-4)
+    assert data["monthly_consumption"] == "56.5600" and data["pbx"][0]["revision"] == second
+
+    code, out, _ = run_cli(["costs", str(git_repo.root), "--at", "2026-03-10T00:00:00+00:00"], capsys)
+    assert code == 0 and "monthly consumption 26.2800 iSC" in out and "balance 92.2240 iSC" in out  # 9 days at 0.864
+
+
+def test_an_uncommitted_selection_is_named_not_billed(
+        git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The working tree's change counts from its commit on; until then costs say so."""
+    commit_at(git_repo, monkeypatch, "2026-03-01T00:00:00+00:00",
+              {**small_fleet(), "rentals/account.yaml": ACCOUNT, "rentals/prices.yaml": PRICES,
+               "rentals/selections/pbx-ber.yaml": selection("01-00010-001")})
+    (git_repo.root / "rentals/selections/pbx-ber.yaml").write_text(selection("01-00010-001", "01-00020-001"))
+    code, out, _ = run_cli(["costs", str(git_repo.root), "--at", "2026-03-10T00:00:00+00:00"], capsys)
+    assert code == 0 and "monthly consumption 26.2800 iSC" in out
+    assert "rentals/selections/pbx-ber.yaml: changed but not committed" in out
+
+
+def test_validate_refuses_hardware_rentals_and_a_start_without_credit(
+        git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """D1.1 and D1.7 are validation errors with file:line:col."""
+    account = ACCOUNT.replace("2026-03-01T00:00:00", "2026-03-05T00:00:00")  # credit only after the start
+    commit_at(git_repo, monkeypatch, "2026-03-01T00:00:00+00:00",
+              {**small_fleet(), "rentals/account.yaml": account, "rentals/prices.yaml": PRICES,
+               "rentals/selections/pbx-ber.yaml": selection("01-00010-001", "01-00500-002")})
+    code, out, _ = run_cli(["validate", str(git_repo.root)], capsys)
+    assert code == 1
+    assert "rentals/selections/pbx-ber.yaml:4:15: error: pbx-ber: article 01-00500-002 is a hardware licence" in out
+    assert "cannot start: the account has no credit (load credit first, D1.7) [rental-no-credit]" in out
