@@ -174,6 +174,13 @@ def _add_licences(commands: argparse._SubParsersAction[_Parser]) -> None:
     costs.add_argument("--at", metavar="DATETIME", help="the ledger at this time (default: now)")
     costs.add_argument("--month", metavar="YYYY-MM", help="also what that month consumed")
     costs.add_argument("--format", choices=("text", "json"), default="text")
+    windows = commands.add_parser("windows", help="upcoming maintenance windows of the hosted platform (D2.6)")
+    _path(windows)
+    windows.add_argument("--rev", help="git revision (default: the working tree)")
+    windows.add_argument("--from", dest="since", metavar="DATE|DATETIME", help="from (default: now)")
+    windows.add_argument("--days", type=int, default=62, metavar="N", help="how far ahead (default: 62)")
+    windows.add_argument("--device", metavar="NAME", help="also show each window in this device's time zone")
+    windows.add_argument("--month", metavar="YYYY-MM", help="also each instance's availability that month (D2.8)")
     vendor = commands.add_parser("licence", help="licence files: make a signing key, sign a file (vendors, tests)")
     actions = vendor.add_subparsers(dest="action", required=True, parser_class=_Parser)
     keygen = actions.add_parser("keygen", help="a signing key pair: the private key into DIR, the public printed")
@@ -270,6 +277,7 @@ def _other(args: argparse.Namespace) -> app.Outcome:
         "token": lambda: _token(args),
         "licences": lambda: entitlements.licences(args.path, args.rev, args.at, args.format),
         "costs": lambda: entitlements.costs(args.path, args.rev, args.at, args.month, args.format),
+        "windows": lambda: entitlements.windows(args.path, args.rev, args.since, args.days, args.device, args.month),
         "licence": lambda: (entitlements.licence_keygen(args.out) if args.action == "keygen"
                             else entitlements.licence_sign(args.file, args.key, args.name)),
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,12 +19,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from reconciler.app.offline import FAILED, OK, Outcome, _json, _problems_outcome
 from reconciler.core import licences as core_licences
+from reconciler.core import platform
 from reconciler.core.documents import parse_yaml
+from reconciler.core.fleets import Fleet
 from reconciler.core.loading import load_file
-from reconciler.core.models import LicenceFile, LicenceTerms, kind_of
+from reconciler.core.models import LicenceFile, LicenceTerms, PaasFile, kind_of
 from reconciler.core.presenting.licences import licence_data, licence_markdown, licence_text
 from reconciler.core.presenting.rentals import rental_data, rental_text
-from reconciler.errors import SourceError, UsageError
+from reconciler.core.problems import did_you_mean
+from reconciler.errors import SourceError, UnknownDevice, UsageError
 from reconciler.shell import billing, clock
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader
@@ -125,3 +129,57 @@ def _month(text: str) -> tuple[dt.datetime, dt.datetime]:
         raise UsageError(f"--month: expected YYYY-MM, not {text!r}") from None
     following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return start, following
+
+
+# --- windows: the hosted platform's maintenance (D2.6) and availability (D2.8) --------------------------------
+
+
+def windows(path: Path, rev: str | None, since: str | None, days: int, device: str | None,
+            month: str | None) -> Outcome:
+    revision = FleetLoader().load(path, rev)
+    fleet = revision.build.fleet
+    if fleet is None:
+        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, "text")
+    paas = next((located.spec for located in revision.build.entitlements if isinstance(located.spec, PaasFile)), None)
+    if paas is None:
+        return Outcome("no hosted platform in this repository (services/paas.yaml)\n")
+    zone = _device_zone(fleet, device)
+    start = clock.parse_time(since, "--from") if since is not None else clock.now()
+    found = platform.windows(paas, start, start + dt.timedelta(days=days))
+    header = f"maintenance windows from {start:%Y-%m-%d %H:%M %Z} for {days} days (D2.6; local = Europe/Berlin"
+    header += f", {device} = {zone})" if zone else ")"
+    lines = [header]
+    for window in found:
+        lines.append(_window_line(window, zone, device))
+    if not found:
+        lines.append("  none")
+    if month is not None:
+        year, number = _month(month)[0].year, _month(month)[0].month
+        for instance in paas.instances:
+            result = platform.availability(paas, instance, year, number)
+            verdict = "met" if result.met else "MISSED"
+            lines.append(f"availability {result.month} of {instance.name}: {result.availability:.4%} "
+                         f"({result.counted_s / 60:.0f} min critical downtime counted, "
+                         f"{result.planned_s / 3600:.1f} h planned maintenance deducted): {verdict} "
+                         f"(target {platform.AVAILABILITY_TARGET:.1%}, D2.8)")
+    return Outcome("\n".join(lines) + "\n")
+
+
+def _device_zone(fleet: Fleet, device: str | None) -> ZoneInfo | None:
+    if device is None:
+        return None
+    found = fleet.devices.get(device)
+    if found is None:
+        raise UnknownDevice(f"no device {device!r} in the fleet{did_you_mean(device, fleet.devices)}")
+    return ZoneInfo(found.site.timezone) if found.site is not None else ZoneInfo(fleet.spec.timezone)
+
+
+def _window_line(window: platform.Window, zone: ZoneInfo | None, device: str | None) -> str:
+    local = window.start.astimezone(platform.BERLIN)
+    utc = window.start.astimezone(dt.UTC)
+    what = "monthly" if window.kind == "monthly" else f"critical ({window.instance}: {window.reason or 'planned'})"
+    line = (f"  {what:<24} {local:%a %Y-%m-%d %H:%M %Z} – {window.end.astimezone(platform.BERLIN):%H:%M}  "
+            f"= {utc:%Y-%m-%d %H:%M} UTC")
+    if zone is not None:
+        line += f"  = {window.start.astimezone(zone):%a %H:%M %Z} at {device}"
+    return line + f"  (announced by {window.announce_by.astimezone(platform.BERLIN):%Y-%m-%d %H:%M})"

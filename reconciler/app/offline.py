@@ -21,9 +21,10 @@ from reconciler.core.changes import diff_revisions
 from reconciler.core.documents import parse_yaml
 from reconciler.core.licences import fleet_licences
 from reconciler.core.loading import load_file
-from reconciler.core.models import FleetSpec, kind_of
+from reconciler.core.models import FleetSpec, PaasFile, kind_of
 from reconciler.core.observed import ObservedSnapshot, SnapshotProblem, parse_snapshot
 from reconciler.core.plans import Plan, Status, plan_fleet
+from reconciler.core.platform import platform_problems
 from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem, collapse, did_you_mean, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
@@ -55,8 +56,11 @@ def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int
     """Validation problems plus render failures of the devices validation found nothing wrong with."""
     problems = list(revision.problems)
     fleet = revision.build.fleet
-    if fleet is not None:  # the licences, judged today (RECONCILER_NOW pins the day)
-        problems.extend(revision.locate(fleet_licences(revision.build.entitlements, fleet, clock.now())[1]))
+    if fleet is not None:  # the licences, judged today (RECONCILER_NOW pins the day); the platform
+        entitlements = revision.build.entitlements
+        problems.extend(revision.locate(fleet_licences(entitlements, fleet, clock.now())[1]))
+        problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, PaasFile)
+                                         for p in platform_problems(located, revision.source.files)]))
     if renderer is not None:
         invalid = revision.build.invalid_devices
         names = [name for name in renderer.fleet.devices if name not in invalid]

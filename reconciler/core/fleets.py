@@ -30,6 +30,7 @@ from reconciler.core.models import (
     LayerSpec,
     LicenceFile,
     LicencesFile,
+    PaasFile,
     PacketPart,
     PacketsFile,
     PacketSpec,
@@ -159,7 +160,7 @@ def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
     elif isinstance(spec, TemplateSpec):
         name = path.removeprefix("templates/").rsplit(".", 1)[0]
         collected.templates[name] = Located(spec, Origin(path))
-    elif isinstance(spec, LicencesFile | LicenceFile | AccountFile | PriceListsFile | SelectionFile):
+    elif isinstance(spec, LicencesFile | LicenceFile | AccountFile | PriceListsFile | SelectionFile | PaasFile):
         collected.entitlements.append(Located(spec, Origin(path)))
     else:
         key, items = _items_of(spec)

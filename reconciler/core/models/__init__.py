@@ -15,6 +15,7 @@ from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, 
 from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
 from reconciler.core.models.layers import LayerSpec
 from reconciler.core.models.licences import LicenceFile, LicencesFile, LicenceTerms, Signature, TrustedKey
+from reconciler.core.models.platform import PaasFile
 from reconciler.core.models.rentals import AccountFile, PriceListsFile, SelectionFile
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
@@ -69,6 +70,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("prices", PriceListsFile, _yaml("rentals/prices"), "rentals/prices.yaml: rental price lists (D1.4)"),
     FileKind("selection", SelectionFile, _yaml("rentals/selections/*"),
              "rentals/selections/<pbx>.yaml: what one PBX rents; its git history is the billing timeline (D1.5)"),
+    FileKind("paas", PaasFile, _yaml("services/paas"), "services/paas.yaml: hosted platform instances (D2)"),
 )
 
 
@@ -101,6 +103,7 @@ __all__ = [
     "LicenceFile",
     "LicenceTerms",
     "LicencesFile",
+    "PaasFile",
     "PacketPart",
     "PacketSpec",
     "PacketsFile",

@@ -1,0 +1,93 @@
+"""The hosted platform (D2): URLs, the monthly and critical maintenance windows, monthly availability."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from reconciler.core.fleets import Located
+from reconciler.core.models.platform import PaasFile
+from reconciler.core.platform import availability, first_tuesday, instance_urls, platform_problems, windows
+from reconciler.core.problems import Origin
+
+UTC = dt.UTC
+
+
+def paas(**instance: Any) -> PaasFile:
+    return PaasFile.model_validate({"instances": [{"name": "portal", "company": "acme", **instance}]})
+
+
+def test_d2_2_d2_3_each_environment_has_its_url_and_prod_may_use_the_customers_domain() -> None:
+    """acme.myIntrexx.com, acme-test…, acme-dev…; a custom domain replaces the production URL."""
+    instance = paas(environments=["prod", "test", "dev"]).instances[0]
+    assert instance_urls(instance) == {"prod": "https://acme.myIntrexx.com", "test": "https://acme-test.myIntrexx.com",
+                                       "dev": "https://acme-dev.myIntrexx.com"}
+    custom = paas(domain={"name": "portal.acme.example", "certificate": "certificates/portal.pem"}).instances[0]
+    assert instance_urls(custom) == {"prod": "https://portal.acme.example"}
+
+
+def test_d2_2_a_custom_domain_needs_its_certificate_in_the_repository() -> None:
+    """The customer supplies domain and certificate: a missing file is an error at the certificate key."""
+    spec = paas(domain={"name": "portal.acme.example", "certificate": "certificates/portal.pem"})
+    located = Located(spec, Origin("services/paas.yaml"))
+    problems = platform_problems(located, {})
+    assert [p.code for p in problems] == ["paas-certificate"]
+    assert problems[0].origin.path == ("instances", 0, "domain", "certificate")
+    assert platform_problems(located, {"certificates/portal.pem": object()}) == []
+
+
+@pytest.mark.parametrize(("year", "month", "day"), [(2026, 12, 1), (2026, 11, 3), (2027, 6, 1), (2026, 3, 3)])
+def test_d2_6_the_first_tuesday_of_the_month_including_a_month_that_starts_on_one(year: int, month: int,
+                                                                               day: int) -> None:
+    """December 2026 and June 2027 begin on a Tuesday: the window is on the 1st."""
+    assert first_tuesday(year, month) == dt.date(year, month, day)
+
+
+def test_d2_6_monthly_windows_start_at_17_00_berlin_whatever_the_season() -> None:
+    """17:00 Berlin is 16:00 UTC in winter and 15:00 UTC in summer; announced 7 days ahead."""
+    found = windows(paas(), dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 5, 1, tzinfo=UTC))
+    starts = [w.start.astimezone(UTC) for w in found]
+    assert starts == [dt.datetime(2026, 3, 3, 16, tzinfo=UTC), dt.datetime(2026, 4, 7, 15, tzinfo=UTC)]
+    assert found[0].announce_by.astimezone(UTC) == dt.datetime(2026, 2, 24, 16, tzinfo=UTC)
+    assert all(w.end - w.start == dt.timedelta(hours=4) for w in found)
+
+
+def test_d2_6_critical_maintenance_is_planned_only_with_72_hours_notice() -> None:
+    """Announced exactly 72 hours ahead: a window; 71 hours ahead: unplanned downtime, no window."""
+    start = dt.datetime(2026, 10, 14, 18, tzinfo=UTC)
+    spec = paas(critical_maintenance=[
+        {"start": start, "duration": "2h", "announced": start - dt.timedelta(hours=72), "reason": "on time"},
+        {"start": start + dt.timedelta(days=1), "duration": "1h",
+         "announced": start + dt.timedelta(days=1, hours=-71), "reason": "late"}])
+    found = [w for w in windows(spec, dt.datetime(2026, 10, 10, tzinfo=UTC), dt.datetime(2026, 10, 20, tzinfo=UTC))
+             if w.kind == "critical"]
+    assert [w.reason for w in found] == ["on time"]
+
+
+CEST = dt.timezone(dt.timedelta(hours=2))
+
+
+def june(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 6, day, hour, minute, tzinfo=CEST)
+
+
+def june_availability(counted_end_minute: int) -> Any:
+    downtimes = [
+        {"start": june(2, 17, 30), "end": june(2, 18, 30)},  # inside the monthly window: planned
+        {"start": june(10, 10), "end": june(10, 13, counted_end_minute)},  # counted
+        {"start": june(11, 10), "end": june(11, 12), "cause": "customer"},  # a customer-built component
+        {"start": june(12, 10), "end": june(12, 12), "severity": "major"},  # not critical
+    ]
+    spec = PaasFile.model_validate({"instances": [{"name": "portal", "company": "acme", "downtimes": downtimes}]})
+    return availability(spec, spec.instances[0], 2026, 6)
+
+
+def test_d2_8_availability_counts_only_critical_provider_downtime_outside_planned_maintenance() -> None:
+    """June 2026 (30 days), the 4 h window of 2 June deducted: 3 h 34 min 48 s of 716 h is 99.5 %."""
+    # 716 h × 0.5 % = 3.58 h = 3 h 34 min 48 s: 3 h 34 min is within, 3 h 35 min is not
+    result = june_availability(34)
+    assert result.planned_s == 4 * 3600 and result.counted_s == 3 * 3600 + 34 * 60
+    assert result.met and result.availability == pytest.approx(1 - (3 * 3600 + 34 * 60) / (716 * 3600))
+    assert not june_availability(35).met
