@@ -181,6 +181,14 @@ def _add_licences(commands: argparse._SubParsersAction[_Parser]) -> None:
     windows.add_argument("--days", type=int, default=62, metavar="N", help="how far ahead (default: 62)")
     windows.add_argument("--device", metavar="NAME", help="also show each window in this device's time zone")
     windows.add_argument("--month", metavar="YYYY-MM", help="also each instance's availability that month (D2.8)")
+    sla = commands.add_parser("sla", help="reaction, notification and escalation deadlines in business time")
+    sla.add_argument("path", nargs="?", default=".", type=Path, metavar="PATH", help=argparse.SUPPRESS)
+    sla.add_argument("--plan", required=True, choices=("basic", "gold", "platinum", "starter", "advanced",
+                                                        "professional", "premium"))
+    sla.add_argument("--priority", required=True, choices=("P1", "P2", "P3", "P4"))
+    sla.add_argument("--opened", required=True, metavar="DATETIME", help="when the incident was opened (ISO 8601)")
+    sla.add_argument("--region", default="europe", choices=("americas", "europe", "middle-east", "uae"),
+                     help="business hours and holidays of the support region (D4.5; default: europe)")
     vendor = commands.add_parser("licence", help="licence files: make a signing key, sign a file (vendors, tests)")
     actions = vendor.add_subparsers(dest="action", required=True, parser_class=_Parser)
     keygen = actions.add_parser("keygen", help="a signing key pair: the private key into DIR, the public printed")
@@ -278,6 +286,7 @@ def _other(args: argparse.Namespace) -> app.Outcome:
         "licences": lambda: entitlements.licences(args.path, args.rev, args.at, args.format),
         "costs": lambda: entitlements.costs(args.path, args.rev, args.at, args.month, args.format),
         "windows": lambda: entitlements.windows(args.path, args.rev, args.since, args.days, args.device, args.month),
+        "sla": lambda: entitlements.sla(args.plan, args.priority, args.opened, args.region),
         "licence": lambda: (entitlements.licence_keygen(args.out) if args.action == "keygen"
                             else entitlements.licence_sign(args.file, args.key, args.name)),
     }

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from reconciler.app.offline import FAILED, OK, Outcome, _json, _problems_outcome
 from reconciler.core import licences as core_licences
 from reconciler.core import platform
+from reconciler.core import sla as sla_core
 from reconciler.core.documents import parse_yaml
 from reconciler.core.fleets import Fleet
 from reconciler.core.loading import load_file
@@ -183,3 +184,23 @@ def _window_line(window: platform.Window, zone: ZoneInfo | None, device: str | N
     if zone is not None:
         line += f"  = {window.start.astimezone(zone):%a %H:%M %Z} at {device}"
     return line + f"  (announced by {window.announce_by.astimezone(platform.BERLIN):%Y-%m-%d %H:%M})"
+
+
+# --- sla: reaction and escalation deadlines in business time (D2.11, D4.2–D4.5) ------------------------------
+
+
+def sla(plan: str, priority: str, opened: str, region: str) -> Outcome:
+    moment = clock.parse_time(opened, "--opened")
+    try:
+        calendar, found = sla_core.deadlines(plan, priority, moment, region)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    zone = ZoneInfo(calendar.zone)
+    lines = [f"{plan} {priority} opened {moment.astimezone(zone):%a %Y-%m-%d %H:%M %Z} ({calendar.name}, "
+             f"{calendar.zone})"]
+    for deadline in found:
+        local, utc = (deadline.due.astimezone(zone), deadline.due.astimezone(dt.UTC)) if deadline.due else (None, None)
+        due = "as soon as possible" if local is None or utc is None else \
+            f"{local:%a %Y-%m-%d %H:%M %Z} = {utc:%Y-%m-%d %H:%M} UTC"
+        lines.append(f"  {deadline.what:<32} {due}  ({deadline.rule})")
+    return Outcome("\n".join(lines) + "\n")
