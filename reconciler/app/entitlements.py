@@ -112,14 +112,18 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
     result, problems, notes = billing.rental_ledger(path, rev, revision, moment)
     located = revision.locate(problems)
     window = _month(month) if month else None
-    if result is None:
-        return Outcome("no rentals in this repository (rentals/)\n", FAILED if located else OK)
+    bill = billing.telephony_bill(path, rev, revision, *window) if window else None
     errors = [p for p in located if p.is_error]
     if fmt == "json":
-        body = {**rental_data(result, window), "notes": notes, "problems": [p.as_dict() for p in located]}
+        body = {**(rental_data(result, window) if result else {}), "telephony": bill, "notes": notes,
+                "problems": [p.as_dict() for p in located]}
         return Outcome(_json(body), FAILED if errors else OK)
-    shown = rental_text(result, window) + "".join(f"note: {note}\n" for note in notes)
-    shown += "".join(f"{p}\n" for p in located)
+    shown = rental_text(result, window) if result else "no PBX rentals in this repository (rentals/)\n"
+    if window is not None:
+        billed = ", ".join(f"{count} {licence}" for licence, count in bill.items()) if bill else "nothing"
+        shown += f"hosted telephony {window[0]:%Y-%m} (D3.5, the month's maximum of each licence): {billed}\n" \
+            if bill is not None else "no hosted telephony in this repository (services/ucaas.yaml)\n"
+    shown += "".join(f"note: {note}\n" for note in notes) + "".join(f"{p}\n" for p in located)
     return Outcome(shown, FAILED if errors else OK)
 
 

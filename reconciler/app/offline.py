@@ -14,19 +14,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import orjson
 
+from reconciler.core import telephony
 from reconciler.core.changes import diff_revisions
 from reconciler.core.documents import parse_yaml
+from reconciler.core.fleets import Fleet
 from reconciler.core.licences import fleet_licences
 from reconciler.core.loading import load_file
-from reconciler.core.models import FleetSpec, PaasFile, kind_of
+from reconciler.core.models import FleetSpec, PaasFile, UcaasFile, kind_of
+from reconciler.core.models.telephony import Location
 from reconciler.core.observed import ObservedSnapshot, SnapshotProblem, parse_snapshot
 from reconciler.core.plans import Plan, Status, plan_fleet
 from reconciler.core.platform import platform_problems
 from reconciler.core.presenting import data, markdown, text
-from reconciler.core.problems import Problem, collapse, did_you_mean, sort_key
+from reconciler.core.problems import Origin, Problem, collapse, did_you_mean, error, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
 from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
@@ -61,11 +65,56 @@ def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int
         problems.extend(revision.locate(fleet_licences(entitlements, fleet, clock.now())[1]))
         problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, PaasFile)
                                          for p in platform_problems(located, revision.source.files)]))
+        problems.extend(revision.locate(_telephony_problems(revision, renderer)))
     if renderer is not None:
         invalid = revision.build.invalid_devices
         names = [name for name in renderer.fleet.devices if name not in invalid]
         problems.extend(revision.locate(map_slices(_render_failures, renderer, names, jobs)))
     return sorted(collapse(problems), key=sort_key)
+
+
+def _telephony_problems(revision: LoadedRevision, renderer: Renderer | None) -> list[Problem]:
+    """D3.1–D3.4 of services/ucaas.yaml, and D3.7: the routers at a telephony site let its ports out."""
+    fleet = revision.build.fleet
+    assert fleet is not None
+    today = clock.now().astimezone(ZoneInfo(fleet.spec.timezone)).date()
+    problems: list[Problem] = []
+    for located in revision.build.entitlements:
+        if not isinstance(located.spec, UcaasFile):
+            continue
+        problems += telephony.customer_problems(located.spec, located.origin, today)
+        if renderer is None:
+            continue
+        for index, customer in enumerate(located.spec.customers):
+            for number, location in enumerate(customer.locations):
+                where = located.origin.child("customers", index, "locations", number, "site")
+                problems += _site_ports(fleet, renderer, location, customer.pbx, where)
+    return problems
+
+
+def _site_ports(fleet: Fleet, renderer: Renderer, location: Location, pbx: str, where: Origin) -> list[Problem]:
+    if location.site is None:
+        return []
+    if location.site not in fleet.sites:
+        return [error("ucaas-site", f"{pbx}/{location.name}: unknown site {location.site!r}", where)]
+    problems = [error("ucaas-router", f"{pbx}/{location.name}: router {name!r} is not at site {location.site}",
+                      where) for name in location.routers
+                if name not in fleet.devices or (site := fleet.devices[name].site) is None
+                or site.name != location.site]
+    provider = location.trunk.provider_ip if location.trunk is not None else None
+    for device in fleet.devices.values():
+        at_site = device.site is not None and device.site.name == location.site
+        if not at_site or (location.routers and device.name not in location.routers):
+            continue
+        desired = renderer.render(device)
+        if isinstance(desired, RenderFailure):
+            continue  # reported as a render failure
+        missing = telephony.missing_ports(desired.parsed().values, provider)
+        if missing:
+            problems.append(error("ucaas-ports", f"{device.name} at telephony site {location.site} ({pbx}, "
+                                  f"{location.name}) does not let out: {'; '.join(missing)} (D3.7)", where,
+                                  device=device.name))
+    return problems
 
 
 def _render_failures(renderer: Renderer, names: Sequence[str]) -> list[Problem]:

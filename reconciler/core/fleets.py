@@ -41,6 +41,7 @@ from reconciler.core.models import (
     SitesFile,
     SiteSpec,
     TemplateSpec,
+    UcaasFile,
 )
 from reconciler.core.models.resources import FirmwarePart
 from reconciler.core.problems import Origin
@@ -160,7 +161,8 @@ def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
     elif isinstance(spec, TemplateSpec):
         name = path.removeprefix("templates/").rsplit(".", 1)[0]
         collected.templates[name] = Located(spec, Origin(path))
-    elif isinstance(spec, LicencesFile | LicenceFile | AccountFile | PriceListsFile | SelectionFile | PaasFile):
+    elif isinstance(spec, LicencesFile | LicenceFile | AccountFile | PriceListsFile | SelectionFile | PaasFile
+                    | UcaasFile):
         collected.entitlements.append(Located(spec, Origin(path)))
     else:
         key, items = _items_of(spec)

@@ -1,4 +1,4 @@
-"""Billing from git history: the PBX rental ledger (D1) of a loaded revision.
+"""Billing from git history: the PBX rental ledger (D1) and the hosted-telephony bill (D3.5).
 
 Where it sits: `app.entitlements.costs` and `app.offline.validate` call `rental_ledger`; it reads
 the account and price lists of the revision, every committed version of the selections
@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.core import rentals
+from reconciler.core import rentals, telephony
 from reconciler.core.documents import parse_yaml
 from reconciler.core.loading import load_file
-from reconciler.core.models import AccountFile, PriceListsFile, SelectionFile, kind_of
+from reconciler.core.models import AccountFile, PriceListsFile, SelectionFile, UcaasFile, kind_of
 from reconciler.core.problems import Origin, Problem, error
 from reconciler.shell import history
 from reconciler.shell.loading import LoadedRevision
@@ -70,3 +70,25 @@ def _selection_versions(path: Path, rev: str | None,
         notes += [f"{p}: changed but not committed: billed from its commit on (D1.5)"
                   for p in history.uncommitted(path, SELECTIONS) if p in in_history]
     return found, notes
+
+
+UCAAS = "services/ucaas.yaml"
+
+
+def telephony_bill(path: Path, rev: str | None, revision: LoadedRevision, since: dt.datetime,
+                   until: dt.datetime) -> dict[str, int] | None:
+    """D3.5: the hosted-telephony licences billed for [since, until): each at its maximum that month,
+    from every committed version of services/ucaas.yaml (None: the repository has none)."""
+    current = next((e.spec for e in revision.build.entitlements if isinstance(e.spec, UcaasFile)), None)
+    kind = kind_of(UCAAS)
+    assert kind is not None
+    versions: list[tuple[dt.datetime, UcaasFile | None]] = []
+    for version in history.versions(path, UCAAS, rev):
+        spec = load_file(parse_yaml(UCAAS, version.data), kind).spec if version.data is not None else None
+        if version.data is None or isinstance(spec, UcaasFile):
+            versions.append((version.committed_at, spec if isinstance(spec, UcaasFile) else None))
+    if not versions:
+        if current is None:
+            return None
+        versions = [(since, current)]  # not in git: the file as it is, for the whole month
+    return telephony.monthly_bill(versions, since, until)

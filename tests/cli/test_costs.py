@@ -82,3 +82,29 @@ def test_validate_refuses_hardware_rentals_and_a_start_without_credit(
     assert code == 1
     assert "rentals/selections/pbx-ber.yaml:4:15: error: pbx-ber: article 01-00500-002 is a hardware licence" in out
     assert "cannot start: the account has no credit (load credit first, D1.7) [rental-no-credit]" in out
+
+
+UCAAS = """\
+customers:
+  - pbx: acme
+    licences: [base]
+    locations: [{{name: hq, address: Main St 1}}]
+    users:
+{users}"""
+
+
+def ucaas(users: int) -> str:
+    lines = (f"      - {{name: u{i}, location: hq, packages: [klar]}}\n" for i in range(users))
+    return UCAAS.format(users="".join(lines))
+
+
+def test_costs_month_bills_hosted_telephony_at_the_months_maximum_from_git_history(
+        git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """D3.5: 2 users from February, 6 from 10 March, 4 from 20 March: March bills 6 klar, April 4."""
+    commit_at(git_repo, monkeypatch, "2026-02-01T00:00:00+00:00", {**small_fleet(), "services/ucaas.yaml": ucaas(2)})
+    commit_at(git_repo, monkeypatch, "2026-03-10T00:00:00+00:00", {"services/ucaas.yaml": ucaas(6)})
+    commit_at(git_repo, monkeypatch, "2026-03-20T00:00:00+00:00", {"services/ucaas.yaml": ucaas(4)})
+    code, out, _ = run_cli(["costs", str(git_repo.root), "--month", "2026-03"], capsys)
+    assert code == 0 and "hosted telephony 2026-03 (D3.5, the month's maximum of each licence): 6 klar, 1 base" in out
+    code, out, _ = run_cli(["costs", str(git_repo.root), "--month", "2026-04", "--format", "json"], capsys)
+    assert json.loads(out)["telephony"] == {"klar": 4, "base": 1}

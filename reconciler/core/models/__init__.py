@@ -20,6 +20,7 @@ from reconciler.core.models.rentals import AccountFile, PriceListsFile, Selectio
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
+from reconciler.core.models.telephony import UcaasFile
 from reconciler.core.models.templates import FieldSpec, FieldType, TemplateSpec
 
 
@@ -71,6 +72,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("selection", SelectionFile, _yaml("rentals/selections/*"),
              "rentals/selections/<pbx>.yaml: what one PBX rents; its git history is the billing timeline (D1.5)"),
     FileKind("paas", PaasFile, _yaml("services/paas"), "services/paas.yaml: hosted platform instances (D2)"),
+    FileKind("ucaas", UcaasFile, _yaml("services/ucaas"), "services/ucaas.yaml: hosted telephony customers (D3)"),
 )
 
 
@@ -119,6 +121,7 @@ __all__ = [
     "Sync",
     "TemplateSpec",
     "TrustedKey",
+    "UcaasFile",
     "Variant",
     "kind_of",
 ]
