@@ -24,7 +24,7 @@ from reconciler.core.documents import parse_yaml
 from reconciler.core.fleets import Fleet
 from reconciler.core.licences import fleet_licences
 from reconciler.core.loading import load_file
-from reconciler.core.models import FleetSpec, PaasFile, UcaasFile, kind_of
+from reconciler.core.models import FleetSpec, PaasFile, SupportFile, UcaasFile, kind_of
 from reconciler.core.models.telephony import Location
 from reconciler.core.observed import ObservedSnapshot, SnapshotProblem, parse_snapshot
 from reconciler.core.plans import Plan, Status, plan_fleet
@@ -33,6 +33,7 @@ from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Origin, Problem, collapse, did_you_mean, error, sort_key
 from reconciler.core.rendering import Renderer, RenderFailure
 from reconciler.core.schemas import json_schemas
+from reconciler.core.support import support_problems
 from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
 from reconciler.shell import billing, clock, sealing
 from reconciler.shell.files import write_atomically
@@ -66,6 +67,9 @@ def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int
         problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, PaasFile)
                                          for p in platform_problems(located, revision.source.files)]))
         problems.extend(revision.locate(_telephony_problems(revision, renderer)))
+        today = clock.now().astimezone(ZoneInfo(fleet.spec.timezone)).date()
+        problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, SupportFile)
+                                         for p in support_problems(located.spec, located.origin, today)]))
     if renderer is not None:
         invalid = revision.build.invalid_devices
         names = [name for name in renderer.fleet.devices if name not in invalid]

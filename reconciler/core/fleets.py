@@ -40,6 +40,7 @@ from reconciler.core.models import (
     Selector,
     SitesFile,
     SiteSpec,
+    SupportFile,
     TemplateSpec,
     UcaasFile,
 )
@@ -162,7 +163,7 @@ def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
         name = path.removeprefix("templates/").rsplit(".", 1)[0]
         collected.templates[name] = Located(spec, Origin(path))
     elif isinstance(spec, LicencesFile | LicenceFile | AccountFile | PriceListsFile | SelectionFile | PaasFile
-                    | UcaasFile):
+                    | UcaasFile | SupportFile):
         collected.entitlements.append(Located(spec, Origin(path)))
     else:
         key, items = _items_of(spec)

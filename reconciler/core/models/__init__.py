@@ -20,6 +20,7 @@ from reconciler.core.models.rentals import AccountFile, PriceListsFile, Selectio
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
+from reconciler.core.models.support import SupportFile
 from reconciler.core.models.telephony import UcaasFile
 from reconciler.core.models.templates import FieldSpec, FieldType, TemplateSpec
 
@@ -73,6 +74,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
              "rentals/selections/<pbx>.yaml: what one PBX rents; its git history is the billing timeline (D1.5)"),
     FileKind("paas", PaasFile, _yaml("services/paas"), "services/paas.yaml: hosted platform instances (D2)"),
     FileKind("ucaas", UcaasFile, _yaml("services/ucaas"), "services/ucaas.yaml: hosted telephony customers (D3)"),
+    FileKind("support", SupportFile, _yaml("services/support"), "services/support.yaml: support plans (D4)"),
 )
 
 
@@ -118,6 +120,7 @@ __all__ = [
     "SiteSpec",
     "SitesFile",
     "Spec",
+    "SupportFile",
     "Sync",
     "TemplateSpec",
     "TrustedKey",
