@@ -52,6 +52,10 @@ _SCHEMAS: dict[str, Any] = {
         "revision": _object({"desired": _NSTR, "last_good": _NSTR, "applied": _NSTR}),
         "problems": {"type": "array", "items": {"type": "object"}},
         "counts": _COUNTS, "drifted": _INT, "self_heal": _BOOL, "reconciling": _BOOL, "cycles": _INT,
+        "entitlements": {"type": "array", "items": _STR, "description": "licence and credit warnings"},
+        "incidents": {"type": "array", "items": _object({
+            "device": _STR, "event": _STR, "priority": _STR, "opened_at": _STR, "plan": _NSTR,
+            "reaction_due": _NSTR}), "description": "unreachable routers as D4.9 incidents"},
         "last_cycle": _nullable(_ref("Cycle")),
     }),
     "DeviceSummary": _object(_SUMMARY),

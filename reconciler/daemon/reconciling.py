@@ -28,6 +28,7 @@ from reconciler.app.live import LiveOptions, Session, not_applied, session_for, 
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.plans import DevicePlan, Plan, Status, plan_fleet
 from reconciler.errors import ReconcilerError, SourceError
+from reconciler.shell import clock
 from reconciler.shell.applying import Context, DeviceResult, counts
 from reconciler.shell.applying import Outcome as ApplyOutcome
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
@@ -38,7 +39,9 @@ from reconciler.shell.rollouts import Rollout, SimpleRollout
 from reconciler.shell.sources import read_commit
 from reconciler.shell.store import Store
 
+from . import obligations
 from .following import Follower
+from .obligations import Incident
 
 ACTOR = "reconciler-daemon"
 FIRST_RETRY_S = 5.0  # unreachable routers: the next cycle comes this soon, then twice as late each time
@@ -78,6 +81,8 @@ class DaemonStatus:
     cycles: int = 0
     reconciling: bool = False
     self_heal: bool = True
+    entitlements: list[str] = field(default_factory=list)  # licence and credit warnings (D0.24–D0.33, D1.11)
+    incidents: dict[str, Incident] = field(default_factory=dict)  # unreachable routers (D4.9)
 
     @property
     def degraded(self) -> str | None:
@@ -281,8 +286,20 @@ class Reconciler:
         results = await self._apply(session, chosen, snapshot.by_serial(), commit, stop) if chosen else []
         cycle.outcomes = counts(results)
         self.status.devices = _statuses(plan, results)
+        self._obligations(revision, commit)
         self._settle(plan, results, commit, stop)
         return results
+
+    def _obligations(self, revision: LoadedRevision, commit: str) -> None:
+        """Entitlement warnings and incidents after a cycle; a failure here never stops reconciling."""
+        now = clock.now()
+        offline = [name for name, status in self.status.devices.items() if status == "offline"]
+        try:
+            clone = (self.follower.path, self.follower.source.subdirectory)
+            self.status.entitlements = obligations.entitlement_notes(revision, clone, now)
+            self.status.incidents = obligations.track_incidents(self.status.incidents, offline, revision, now)
+        except ReconcilerError as exc:
+            log.warning("cannot judge the entitlements: %s", exc, extra={"revision": commit})
 
     async def _driver_for(self, settings: DriverSettings) -> IcomDriver:
         """One driver (one connection pool, the routers' tokens) for as long as the fleet's settings hold."""

@@ -33,6 +33,8 @@ def status_view(status: DaemonStatus) -> dict[str, Any]:
         "self_heal": status.self_heal,
         "reconciling": status.reconciling,
         "cycles": status.cycles,
+        "entitlements": list(status.entitlements),
+        "incidents": [incident.as_dict() for _, incident in sorted(status.incidents.items())],
         "last_cycle": None if cycle is None else {
             "reason": cycle.reason, "revision": cycle.revision, "started_at": cycle.started_at,
             "finished_at": cycle.finished_at, "seconds": cycle.seconds, "plan": cycle.plan,

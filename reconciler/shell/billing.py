@@ -22,8 +22,8 @@ from reconciler.shell.loading import LoadedRevision
 SELECTIONS = "rentals/selections/"
 
 
-def rental_ledger(path: Path, rev: str | None, revision: LoadedRevision,
-                  moment: dt.datetime) -> tuple[rentals.Ledger | None, list[Problem], list[str]]:
+def rental_ledger(path: Path, rev: str | None, revision: LoadedRevision, moment: dt.datetime,
+                  clone: tuple[Path, str] | None = None) -> tuple[rentals.Ledger | None, list[Problem], list[str]]:
     """The account's ledger at `moment` from the selections' git history; problems; notes."""
     specs = [located.spec for located in revision.build.entitlements]
     account = next((s for s in specs if isinstance(s, AccountFile)), None)
@@ -34,18 +34,21 @@ def rental_ledger(path: Path, rev: str | None, revision: LoadedRevision,
             return None, [], []
         missing = "rentals/account.yaml" if account is None else "rentals/prices.yaml"
         return None, [error("rental-files", f"selections need {missing} (D1.3, D1.4)", Origin(selections[0]))], []
-    versions, notes = _selection_versions(path, rev, revision)
+    versions, notes = _selection_versions(path, rev, revision, clone)
     result, problems = rentals.ledger(account.account, account.top_ups, prices.price_lists, versions, moment)
     return result, problems, notes
 
 
-def _selection_versions(path: Path, rev: str | None,
-                        revision: LoadedRevision) -> tuple[list[rentals.SelectionVersion], list[str]]:
+def _selection_versions(path: Path, rev: str | None, revision: LoadedRevision,
+                        clone: tuple[Path, str] | None) -> tuple[list[rentals.SelectionVersion], list[str]]:
     kind = kind_of(SELECTIONS + "x.yaml")
     assert kind is not None
     found: list[rentals.SelectionVersion] = []
     names: dict[str, str] = {}
-    committed = history.versions(path, SELECTIONS, rev)
+    if clone is not None:  # the daemon's bare clone: the history up to the revision it reconciles
+        committed = history.versions_in(clone[0], clone[1], SELECTIONS, revision.source.revision or "HEAD")
+    else:
+        committed = history.versions(path, SELECTIONS, rev)
     for version in committed:
         spec = None
         if version.data is not None:
@@ -66,7 +69,7 @@ def _selection_versions(path: Path, rev: str | None,
                 found.append(rentals.SelectionVersion(spec.pbx, spec.effective, spec, Origin(where)))
             else:
                 notes.append(f"{where} is not committed and has no `effective:` time: not billed yet")
-    if rev is None:
+    if rev is None and clone is None:
         notes += [f"{p}: changed but not committed: billed from its commit on (D1.5)"
                   for p in history.uncommitted(path, SELECTIONS) if p in in_history]
     return found, notes

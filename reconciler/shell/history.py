@@ -31,9 +31,18 @@ def versions(root: Path, directory: str, rev: str | None = None) -> list[FileVer
     repo = _repo(root.resolve())
     if repo is None:
         return []
-    prefix = _prefix(repo, root.resolve())
+    return _versions(repo, _prefix(repo, root.resolve()), directory, rev or "HEAD")
+
+
+def versions_in(repository: Path, subdirectory: str, directory: str, rev: str) -> list[FileVersion]:
+    """The same for a (bare) repository whose fleet is in `subdirectory` (the daemon's clone)."""
+    prefix = subdirectory.strip("/") + "/" if subdirectory.strip("/") else ""
+    return _versions(git.Repo(repository), prefix, directory, rev)
+
+
+def _versions(repo: git.Repo, prefix: str, directory: str, rev: str) -> list[FileVersion]:
     try:
-        head = _resolve(repo, rev or "HEAD")
+        head = _resolve(repo, rev)
     except SourceError:
         return []  # no commit yet
     try:

@@ -212,7 +212,11 @@ def test_an_offline_router_is_marked_unreachable_retried_and_converges_when_back
     assert status["revision"]["applied"] == repo.head  # every reachable router has it; the offline one is counted
     device = daemon.get("/api/v1/devices/ber-r02").body
     assert device["status"] == "offline" and device["last_outcome"] == "unreachable"
+    incident = status["incidents"][0]  # D4.9: an unreachable router is "cloud connection lost", P1
+    assert (incident["device"], incident["event"], incident["priority"]) == ("ber-r02", "cloud connection lost",
+                                                                            "P1")
     routers.poke("24130002", "online")
     wait_for(lambda: daemon.status()["counts"] == {"in-sync": 3}, what="converged once the router is back")
+    assert daemon.status()["incidents"] == []  # closed
     assert daemon.get("/api/v1/devices/ber-r02").body["last_outcome"] == "converged"
     assert routers.state("24130002")["firmware"] == "10.6"

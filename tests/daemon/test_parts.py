@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.daemon import logs, tokens, webhooks
+from reconciler.daemon import logs, obligations, tokens, webhooks
 from reconciler.daemon.config import load_config, seconds
 from reconciler.daemon.following import Follower, resolve_source
 from reconciler.errors import ConfigError, SourceError, UsageError
+from reconciler.shell.loading import FleetLoader
 from reconciler.shell.store import Store
-from tests.conftest import GitRepo, run_cli, small_fleet
+from tests.conftest import GitRepo, run_cli, small_fleet, write_tree
 
 BODY = b'{"ref": "refs/heads/main", "after": "abc"}'
 
@@ -123,3 +126,20 @@ def test_log_lines_carry_context_and_never_a_registered_secret() -> None:
     entry = json.loads(stream.getvalue())
     assert entry["message"] == "login with *** failed"
     assert entry["revision"] == "a" * 12 and entry["device"] == "ber-r01" and entry["level"] == "warning"
+
+
+def test_an_unreachable_router_opens_a_p1_incident_with_its_deadline_under_the_fleets_plan(tmp_path: Path) -> None:
+    """D4.9 + D4.2: gold in Europe, lost on Friday 27 November 2026 17:30: reaction due Saturday 09:30."""
+    support = ("products:\n  - {name: fleet, purchased: 2026-01-01, plan: gold, region: europe, "
+               "plan_started: 2026-01-01, plan_expires: 2027-01-01, covers_fleet: true}\n")
+    root = write_tree(tmp_path / "fleet", {**small_fleet(), "services/support.yaml": support})
+    revision = FleetLoader().load(root)
+    berlin = ZoneInfo("Europe/Berlin")
+    lost = dt.datetime(2026, 11, 27, 17, 30, tzinfo=berlin)
+    found = obligations.track_incidents({}, ["ber-r01"], revision, lost)
+    incident = found["ber-r01"]
+    assert (incident.event, incident.priority, incident.plan) == ("cloud connection lost", "P1", "gold")
+    assert incident.reaction_due == dt.datetime(2026, 11, 28, 9, 30, tzinfo=berlin)
+    later = obligations.track_incidents(found, ["ber-r01"], revision, lost + dt.timedelta(hours=1))
+    assert later["ber-r01"].opened_at == lost  # still the same incident
+    assert obligations.track_incidents(later, [], revision, lost) == {}  # reachable again: closed

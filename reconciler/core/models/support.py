@@ -49,6 +49,7 @@ class Product(Spec):
     add_ons: list[AddOn] = []
     end_of_support: dt.date | None = Field(default=None, description="ends the term early (D4.8)")
     end_of_life: bool = Field(default=False, description="no support at all (D4.8)")
+    covers_fleet: bool = Field(default=False, description="the plan the daemon's router incidents run under (D4.9)")
 
 
 class SupportFile(Spec):

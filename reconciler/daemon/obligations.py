@@ -1,0 +1,79 @@
+"""What the daemon reports besides routers: entitlement warnings and open incidents (D0.23–D0.33, D1.11, D4.9).
+
+Where it sits: the reconciler calls `entitlement_notes` after each cycle (licence expiry and
+capacity, the credit run time and D1.11's stop, from the revision it reconciles and its clone's
+history) and `track_incidents` with the routers now unreachable; the API shows both in
+`/api/v1/status`. An unreachable router is the D4.9 event "cloud connection lost" (P1), its
+deadlines under the plan of the product `services/support.yaml` marks as covering the fleet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.core import sla, support
+from reconciler.core.licences import fleet_licences
+from reconciler.core.models import SupportFile
+from reconciler.shell import billing
+from reconciler.shell.loading import LoadedRevision
+
+UNREACHABLE_EVENT = "management connection lost"
+
+
+@dataclass(frozen=True)
+class Incident:
+    device: str
+    event: str  # the D4.9 event
+    priority: str
+    opened_at: dt.datetime
+    plan: str | None
+    reaction_due: dt.datetime | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"device": self.device, "event": self.event, "priority": self.priority,
+                "opened_at": self.opened_at.isoformat(timespec="seconds"), "plan": self.plan,
+                "reaction_due": self.reaction_due.isoformat(timespec="seconds") if self.reaction_due else None}
+
+
+def entitlement_notes(revision: LoadedRevision, clone: tuple[Path, str], now: dt.datetime) -> list[str]:
+    """The licence and rental warnings and errors of the revision, as messages."""
+    fleet = revision.build.fleet
+    if fleet is None:
+        return []
+    notes = [p.message for p in fleet_licences(revision.build.entitlements, fleet, now)[1]]
+    _, problems, _ = billing.rental_ledger(clone[0], None, revision, now, clone)
+    notes += [p.message for p in problems if p.code in ("rental-run-time", "rental-stopped")]
+    return notes
+
+
+def track_incidents(open_now: dict[str, Incident], unreachable: Iterable[str], revision: LoadedRevision,
+                    now: dt.datetime) -> dict[str, Incident]:
+    """Open an incident for each newly unreachable router, close those reachable again."""
+    event, priority, _ = support.incident(UNREACHABLE_EVENT) or (UNREACHABLE_EVENT, "P1", "")
+    plan, region = _fleet_plan(revision, now.date())
+    kept = {device: found for device, found in open_now.items() if device in set(unreachable)}
+    for device in unreachable:
+        if device not in kept:
+            due = _reaction_due(plan, region, priority, now)
+            kept[device] = Incident(device, event, priority, now, plan, due)
+    return kept
+
+
+def _fleet_plan(revision: LoadedRevision, day: dt.date) -> tuple[str | None, str]:
+    for located in revision.build.entitlements:
+        if isinstance(located.spec, SupportFile):
+            for product in located.spec.products:
+                term = support.plan_on(product, day) if product.covers_fleet else None
+                if term is not None:
+                    return term.plan, product.region.value
+    return None, "europe"
+
+
+def _reaction_due(plan: str | None, region: str, priority: str, opened: dt.datetime) -> dt.datetime | None:
+    if plan is None:
+        return None
+    _, found = sla.deadlines(plan, priority, opened, region)
+    return next((d.due for d in found if d.what == "reaction"), None)
