@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.app.offline import CHANGES, FAILED, OK, Outcome, _json, _problems_outcome, present_plan
+from reconciler.app.offline import CHANGES, FAILED, OK, Outcome, _json, _problems_outcome, link_notes, present_plan
 from reconciler.core.fleets import Fleet
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot, snapshot_json
 from reconciler.core.plans import DevicePlan, Plan, Status, plan_fleet, plan_from_data
@@ -174,18 +174,14 @@ def plan_live(path: Path, rev: str | None, fmt: str, out: Path | None, detailed:
     session = open_session(path, rev, options)
     if isinstance(session, Outcome):
         return session
-    result = _plan(session, Reporter("observing", len(session.fleet.devices)), jobs)
-    notes = []
+    result, snapshot = _plan_observed(session, Reporter("observing", len(session.fleet.devices)), jobs)
+    notes = [f"warning: {note}" for note in link_notes(session.revision, snapshot)]
     if out is not None:
         write_atomically(out, _json(_saved(result, path)).encode())
         notes.append(f"plan saved to {out}")
     invalid = result.counts.get(Status.INVALID.value, 0)
     code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
     return Outcome(present_plan(fmt, result), code, notes)
-
-
-def _plan(session: Session, reporter: Reporter, jobs: int | None) -> Plan:
-    return _plan_observed(session, reporter, jobs)[0]
 
 
 def _plan_observed(session: Session, reporter: Reporter, jobs: int | None,

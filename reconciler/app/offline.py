@@ -240,8 +240,21 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     invalid = result.counts.get(Status.INVALID.value, 0)
     if invalid:
         notes.append(f"error: {invalid} device(s) do not render")
+    notes += [f"warning: {note}" for note in link_notes(revision, snapshot)]
     code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
     return Outcome(present_plan(fmt, result), code, notes)
+
+
+def link_notes(revision: LoadedRevision, snapshot: ObservedSnapshot) -> list[str]:
+    """D3.6: the observed link quality of the routers at telephony locations, per site."""
+    fleet = revision.build.fleet
+    assert fleet is not None
+    sites = {name: device.site.name for name, device in fleet.devices.items() if device.site is not None}
+    metrics = {d.name or "": d.metrics for d in snapshot.devices if d.metrics}
+    by_serial = {device.serial: name for name, device in fleet.devices.items()}
+    metrics.update({by_serial[d.serial]: d.metrics for d in snapshot.devices if d.metrics and d.serial in by_serial})
+    return [note for located in revision.build.entitlements if isinstance(located.spec, UcaasFile)
+            for note in telephony.site_link_problems(located.spec, sites, metrics)]
 
 
 def present_plan(fmt: str, result: Plan) -> str:

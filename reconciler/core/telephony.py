@@ -174,3 +174,20 @@ def monthly_bill(versions: Sequence[tuple[dt.datetime, UcaasFile | None]], month
             bill[licence] = max(bill.get(licence, 0), count)
     order = [b.value for b in Package] + ["base", "extended-base", "additional-location"]
     return {key: bill[key] for key in sorted(bill, key=lambda k: order.index(k) if k in order else 99)}
+
+
+def site_link_problems(spec: UcaasFile, fleet_devices: Mapping[str, str], observed: Mapping[str, Mapping[str, float]]
+                       ) -> list[str]:
+    """D3.6 per telephony location: each of its routers' observed link metrics (`delay_ms`, `jitter_ms`,
+    `loss_percent`); `fleet_devices` maps router name → site, `observed` router name → metrics."""
+    found = []
+    for customer in spec.customers:
+        for location in customer.locations:
+            if location.site is None:
+                continue
+            routers = location.routers or [n for n, site in fleet_devices.items() if site == location.site]
+            readings = [LinkReading(name, metrics.get("delay_ms", 0.0), metrics.get("jitter_ms", 0.0),
+                                    metrics.get("loss_percent", 0.0))
+                        for name in routers if (metrics := observed.get(name))]
+            found += link_problems(f"{location.site} ({customer.pbx}/{location.name})", readings)
+    return found

@@ -1,12 +1,13 @@
-"""`reconciler costs` and `validate` rebuild the rental timeline from the repository's git history (D1.5)."""
+"""`costs` and `validate` rebuild billing from git history (D1.5, D3.5); `plan` reports link quality (D3.6)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import GitRepo, run_cli, small_fleet
+from tests.conftest import GitRepo, run_cli, small_fleet, write_tree
 
 ACCOUNT = """\
 account: NL-ISC-1001
@@ -108,3 +109,21 @@ def test_costs_month_bills_hosted_telephony_at_the_months_maximum_from_git_histo
     assert code == 0 and "hosted telephony 2026-03 (D3.5, the month's maximum of each licence): 6 klar, 1 base" in out
     code, out, _ = run_cli(["costs", str(git_repo.root), "--month", "2026-04", "--format", "json"], capsys)
     assert json.loads(out)["telephony"] == {"klar": 4, "base": 1}
+
+
+def test_plan_reports_telephony_sites_whose_links_break_d3_6(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The observed link metrics of a location's routers: delay 150 ms is fine, 151 ms and 1 % loss are not."""
+    files = {**small_fleet(), "services/ucaas.yaml": UCAAS.format(users="      - {name: u, location: hq, "
+                                                                        "packages: [klar]}\n").replace(
+        "{name: hq, address: Main St 1}", "{name: hq, address: Main St 1, site: berlin}")}
+    root = write_tree(tmp_path / "fleet", files)
+    snapshot = {"format": "reconciler/observed-v1", "taken_at": "2026-11-21T10:00:00+00:00", "devices": [
+        {"serial": "24130001", "metrics": {"delay_ms": 150, "jitter_ms": 20, "loss_percent": 0.5}},
+        {"serial": "24130002", "metrics": {"delay_ms": 151, "jitter_ms": 3, "loss_percent": 1.0}}]}
+    observed = tmp_path / "observed.json"
+    observed.write_text(json.dumps(snapshot))
+    code, _, err = run_cli(["plan", str(root), "--observed", str(observed)], capsys)
+    assert code == 0
+    assert "warning: berlin (acme/hq): ber-r02: delay 151 ms > 150, loss 1 % ≥ 1 (D3.6)" in err
+    assert "ber-r01" not in err
