@@ -192,3 +192,23 @@ def _paas(plan: str, priority: str, opened: dt.datetime) -> tuple[Calendar, list
         return calendar, [Deadline("reaction", None, "D2.11: reasonable effort")]
     due = add_business_time(calendar, opened, dt.timedelta(hours=hours))
     return calendar, [Deadline("reaction", due, f"D2.11: {hours:g} h in {calendar.name}")]
+
+
+# D3.8/D3.9: hosted telephony's service hours (Mon–Fri 08:00–17:00, nationwide German holidays)
+UCAAS_SERVICE = Calendar("ucaas service hours", "Europe/Berlin", _weekly(WEEKDAYS, (8, 17)), holiday=_holidays("DE"))
+UCAAS_NOTICE = dt.timedelta(weeks=1)  # D3.8
+UCAAS_EMERGENCY_NOTICE = dt.timedelta(hours=1)  # D3.8
+
+
+def in_business_hours(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether [start, end) touches the calendar's business hours."""
+    if end <= start:
+        return False
+    first = next(calendar.intervals(start), None)
+    return first is not None and first[0] < end
+
+
+def raised(priority: str, concurrent: int, threshold: int = 3) -> str:
+    """D2.13: several incidents at once raise an incident one level (P1 stays P1); `threshold` is ours."""
+    level = int(priority[1])
+    return f"P{max(1, level - 1)}" if concurrent >= threshold else priority

@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler.core import sla
 from reconciler.core.models.telephony import Customer, Package, UcaasFile
-from reconciler.core.problems import Origin, Problem, error
+from reconciler.core.problems import Origin, Problem, error, warning
 
 DEMO_DAYS = 28  # D3.4: four weeks
 DEMO_USERS, DEMO_TRUNKS = 3, 1  # D3.4
@@ -44,6 +45,24 @@ def customer_problems(spec: UcaasFile, origin: Origin, today: dt.date) -> list[P
         where = origin.child("customers", index)
         problems += _base(customer, where) + _locations(customer, where) + _users(customer, where)
         problems += _demo(customer, where, today)
+    return problems + maintenance_problems(spec, origin)
+
+
+def maintenance_problems(spec: UcaasFile, origin: Origin) -> list[Problem]:
+    """D3.8: windows outside business hours (Mon–Fri 08–17), announced a week ahead; emergencies: an hour."""
+    problems = []
+    for index, window in enumerate(spec.maintenance):
+        where = origin.child("maintenance", index)
+        notice = sla.UCAAS_EMERGENCY_NOTICE if window.emergency else sla.UCAAS_NOTICE
+        if window.start - window.announced < notice:
+            problems.append(warning("ucaas-maintenance", f"maintenance on {window.start.isoformat()} was announced "
+                                    f"{window.start - window.announced} ahead; D3.8 promises "
+                                    f"{'1 hour' if window.emergency else '1 week'}", where.child("announced")))
+        if not window.emergency and sla.in_business_hours(sla.UCAAS_SERVICE, window.start,
+                                                          window.start + window.duration):
+            problems.append(warning("ucaas-maintenance", f"maintenance on {window.start.isoformat()} falls into "
+                                    "business hours (Mon–Fri 08:00–17:00): only emergency updates may (D3.8)",
+                                    where.child("start")))
     return problems
 
 

@@ -10,7 +10,7 @@ deadlines under the plan of the product `services/support.yaml` marks as coverin
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from reconciler.shell import billing
 from reconciler.shell.loading import LoadedRevision
 
 UNREACHABLE_EVENT = "management connection lost"
+OVER_LICENCE_EVENT = "licence capacity exceeded"
+FLEET = "(fleet)"  # the subject of fleet-wide incidents
 
 
 @dataclass(frozen=True)
@@ -38,27 +40,30 @@ class Incident:
                 "reaction_due": self.reaction_due.isoformat(timespec="seconds") if self.reaction_due else None}
 
 
-def entitlement_notes(revision: LoadedRevision, clone: tuple[Path, str], now: dt.datetime) -> list[str]:
-    """The licence and rental warnings and errors of the revision, as messages."""
+def entitlement_notes(revision: LoadedRevision, clone: tuple[Path, str], now: dt.datetime) -> tuple[list[str], bool]:
+    """The licence and rental warnings and errors of the revision, as messages; whether capacity is exceeded."""
     fleet = revision.build.fleet
     if fleet is None:
-        return []
-    notes = [p.message for p in fleet_licences(revision.build.entitlements, fleet, now)[1]]
+        return [], False
+    licence_problems = fleet_licences(revision.build.entitlements, fleet, now)[1]
+    notes = [p.message for p in licence_problems]
     _, problems, _ = billing.rental_ledger(clone[0], None, revision, now, clone)
     notes += [p.message for p in problems if p.code in ("rental-run-time", "rental-stopped")]
-    return notes
+    return notes, any(p.code == "licence-capacity" for p in licence_problems)
 
 
-def track_incidents(open_now: dict[str, Incident], unreachable: Iterable[str], revision: LoadedRevision,
+def track_incidents(open_now: dict[str, Incident], events: Mapping[str, str], revision: LoadedRevision,
                     now: dt.datetime) -> dict[str, Incident]:
-    """Open an incident for each newly unreachable router, close those reachable again."""
-    event, priority, _ = support.incident(UNREACHABLE_EVENT) or (UNREACHABLE_EVENT, "P1", "")
+    """Open an incident for each new event (subject → the daemon's event: a router unreachable, the fleet over
+    its licences), keep the open ones, close the rest. Three or more at once raise each a level (D2.13)."""
     plan, region = _fleet_plan(revision, now.date())
-    kept = {device: found for device, found in open_now.items() if device in set(unreachable)}
-    for device in unreachable:
-        if device not in kept:
-            due = _reaction_due(plan, region, priority, now)
-            kept[device] = Incident(device, event, priority, now, plan, due)
+    kept = {subject: found for subject, found in open_now.items() if subject in events}
+    for subject, happened in events.items():
+        if subject in kept:
+            continue
+        event, priority, _ = support.incident(happened) or (happened, "P3", "")
+        priority = sla.raised(priority, len(events))
+        kept[subject] = Incident(subject, event, priority, now, plan, _reaction_due(plan, region, priority, now))
     return kept
 
 

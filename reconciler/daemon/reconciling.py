@@ -296,8 +296,11 @@ class Reconciler:
         offline = [name for name, status in self.status.devices.items() if status == "offline"]
         try:
             clone = (self.follower.path, self.follower.source.subdirectory)
-            self.status.entitlements = obligations.entitlement_notes(revision, clone, now)
-            self.status.incidents = obligations.track_incidents(self.status.incidents, offline, revision, now)
+            self.status.entitlements, over = obligations.entitlement_notes(revision, clone, now)
+            events = dict.fromkeys(offline, obligations.UNREACHABLE_EVENT)
+            if over:
+                events[obligations.FLEET] = obligations.OVER_LICENCE_EVENT
+            self.status.incidents = obligations.track_incidents(self.status.incidents, events, revision, now)
         except ReconcilerError as exc:
             log.warning("cannot judge the entitlements: %s", exc, extra={"revision": commit})
 

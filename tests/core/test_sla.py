@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.core.sla import PAAS_SUPPORT, add_business_time, care_calendar, deadlines
+from reconciler.core.sla import PAAS_SUPPORT, UCAAS_SERVICE, add_business_time, care_calendar, deadlines, raised
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -92,3 +92,18 @@ def test_d4_5_regions_have_their_own_hours_days_and_time_zones() -> None:
     assert due("gold", "P3", sunday, "uae") == at(DUBAI, 2026, 11, 23, 13)  # Sunday is not a UAE business day
     assert care_calendar("platinum", "europe").always
     assert due("platinum", "P3", at(BERLIN, 2026, 11, 22, 23)) == at(BERLIN, 2026, 11, 23, 3)
+
+
+def test_d3_9_ucaas_service_hours_skip_nationwide_holidays_only() -> None:
+    """Mon–Fri 08–17; German Unity Day (3 October) is closed, Epiphany (a Baden-Württemberg holiday) is not."""
+    assert add_business_time(UCAAS_SERVICE, at(BERLIN, 2027, 10, 1, 16), dt.timedelta(hours=2)) == \
+        at(BERLIN, 2027, 10, 4, 9)  # Fri 1 Oct, then the weekend; 3 October is a Sunday in 2027
+    assert add_business_time(UCAAS_SERVICE, at(BERLIN, 2026, 10, 2, 16), dt.timedelta(hours=2)) == \
+        at(BERLIN, 2026, 10, 5, 9)  # Sat 3 October 2026
+    assert add_business_time(UCAAS_SERVICE, at(BERLIN, 2027, 1, 5, 16), dt.timedelta(hours=2)) == \
+        at(BERLIN, 2027, 1, 6, 9)  # Epiphany counts for UCaaS
+
+
+def test_d2_13_several_incidents_at_once_raise_the_priority() -> None:
+    """Three or more at once: one level up; P1 stays P1."""
+    assert raised("P3", 2) == "P3" and raised("P3", 3) == "P2" and raised("P1", 10) == "P1"

@@ -110,3 +110,21 @@ def test_d3_7_the_macro_renders_every_port_and_a_missing_rule_is_found() -> None
     text = desired.config_text or ""  # type: ignore[union-attr]
     without_rtp = text.replace("rule_dport=16384", "rule_dport=16385")
     assert missing_ports(parse_config(without_rtp).values, None) == ["voice (RTP) udp 16384–32767 to 46.189.64.189"]
+
+
+def test_d3_8_maintenance_outside_business_hours_a_week_ahead_emergencies_an_hour() -> None:
+    """Tue 24 Nov 2026 18:00 announced 7 days ahead: fine; 6 days: warned; 10:00: business hours; emergency ok."""
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    evening = dt.datetime(2026, 11, 24, 18, tzinfo=berlin)
+    morning = dt.datetime(2026, 11, 24, 10, tzinfo=berlin)
+
+    def check(start: dt.datetime, ahead: dt.timedelta, emergency: bool = False) -> list[str]:
+        spec = UcaasFile.model_validate({"customers": [customer()], "maintenance": [
+            {"start": start, "duration": "2h", "announced": start - ahead, "emergency": emergency}]})
+        return [p.message for p in customer_problems(spec, Origin("services/ucaas.yaml"), TODAY)]
+
+    assert check(evening, dt.timedelta(days=7)) == []
+    assert "D3.8 promises 1 week" in check(evening, dt.timedelta(days=6))[0]
+    assert "falls into business hours" in check(morning, dt.timedelta(days=8))[0]
+    assert check(morning, dt.timedelta(hours=1), emergency=True) == []
+    assert "D3.8 promises 1 hour" in check(morning, dt.timedelta(minutes=30), emergency=True)[0]

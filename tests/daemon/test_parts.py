@@ -136,10 +136,16 @@ def test_an_unreachable_router_opens_a_p1_incident_with_its_deadline_under_the_f
     revision = FleetLoader().load(root)
     berlin = ZoneInfo("Europe/Berlin")
     lost = dt.datetime(2026, 11, 27, 17, 30, tzinfo=berlin)
-    found = obligations.track_incidents({}, ["ber-r01"], revision, lost)
+    lost_event = {"ber-r01": obligations.UNREACHABLE_EVENT}
+    found = obligations.track_incidents({}, lost_event, revision, lost)
     incident = found["ber-r01"]
     assert (incident.event, incident.priority, incident.plan) == ("cloud connection lost", "P1", "gold")
     assert incident.reaction_due == dt.datetime(2026, 11, 28, 9, 30, tzinfo=berlin)
-    later = obligations.track_incidents(found, ["ber-r01"], revision, lost + dt.timedelta(hours=1))
+    later = obligations.track_incidents(found, lost_event, revision, lost + dt.timedelta(hours=1))
     assert later["ber-r01"].opened_at == lost  # still the same incident
-    assert obligations.track_incidents(later, [], revision, lost) == {}  # reachable again: closed
+    assert obligations.track_incidents(later, {}, revision, lost) == {}  # reachable again: closed
+    over = obligations.track_incidents({}, {obligations.FLEET: obligations.OVER_LICENCE_EVENT}, revision, lost)
+    assert (over[obligations.FLEET].event, over[obligations.FLEET].priority) == ("licence exceeded", "P3")
+    many = obligations.track_incidents({}, {**{f"r{i}": obligations.UNREACHABLE_EVENT for i in range(2)},
+                                            obligations.FLEET: obligations.OVER_LICENCE_EVENT}, revision, lost)
+    assert many[obligations.FLEET].priority == "P2"  # three at once: raised a level (D2.13)

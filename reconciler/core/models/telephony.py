@@ -11,9 +11,9 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
-from reconciler.core.models.common import Name, Spec
+from reconciler.core.models.common import Duration, Name, Spec
 
 
 class BaseLicence(StrEnum):
@@ -62,7 +62,18 @@ class Customer(Spec):
     users: list[User] = []
 
 
+class Maintenance(Spec):
+    """A provider maintenance window (D3.8): outside business hours, announced a week ahead (emergency: 1 hour)."""
+
+    start: AwareDatetime
+    duration: Duration
+    announced: AwareDatetime
+    emergency: bool = False
+    reason: str = ""
+
+
 class UcaasFile(Spec):
     """services/ucaas.yaml: hosted telephony customers (D3)."""
 
     customers: list[Customer] = Field(min_length=1)
+    maintenance: list[Maintenance] = []
