@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from reconciler.core.fleets import Located
+from reconciler.core.licences import add_months
 from reconciler.core.models.platform import Cause, Environment, Instance, PaasFile, Severity
 from reconciler.core.problems import Problem, error
 
@@ -146,6 +147,11 @@ def platform_problems(located: Located, files: Mapping[str, object]) -> list[Pro
                                   f"{instance.domain.certificate!r} of {instance.domain.name} is not in the "
                                   "repository (the customer supplies domain and certificate, D2.2)",
                                   where.child("domain", "certificate")))
+        postponed = instance.postponed_update
+        if postponed is not None and postponed.until > add_months(postponed.release, 6):  # D2.7
+            problems.append(error("paas-postpone", f"{instance.name}: the major update released {postponed.release} "
+                                  f"can be postponed until {add_months(postponed.release, 6)} at most (6 months, D2.7)",
+                                  where.child("postponed_update", "until")))
         for number, downtime in enumerate(instance.downtimes):
             if downtime.end <= downtime.start:
                 problems.append(error("paas-downtime", f"{instance.name}: a downtime must end after it starts",

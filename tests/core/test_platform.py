@@ -91,3 +91,14 @@ def test_d2_8_availability_counts_only_critical_provider_downtime_outside_planne
     assert result.planned_s == 4 * 3600 and result.counted_s == 3 * 3600 + 34 * 60
     assert result.met and result.availability == pytest.approx(1 - (3 * 3600 + 34 * 60) / (716 * 3600))
     assert not june_availability(35).met
+
+
+def test_d2_5_storage_starts_at_the_included_100_gb_and_d2_7_postponing_is_6_months_at_most() -> None:
+    """Less than 100 GB is not a package; a major update released 1 March may wait until 1 September."""
+    with pytest.raises(ValueError, match="greater than or equal to 100"):
+        paas(storage_gb=50)
+    fine = paas(postponed_update={"release": dt.date(2026, 3, 1), "until": dt.date(2026, 9, 1)})
+    assert platform_problems(Located(fine, Origin("services/paas.yaml")), {}) == []
+    late = paas(postponed_update={"release": dt.date(2026, 3, 1), "until": dt.date(2026, 9, 2)})
+    found = platform_problems(Located(late, Origin("services/paas.yaml")), {})
+    assert [p.code for p in found] == ["paas-postpone"] and "(6 months, D2.7)" in found[0].message

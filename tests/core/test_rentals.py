@@ -123,3 +123,9 @@ def test_the_run_time_is_warned_of_7_weeks_1_week_and_1_day_ahead() -> None:
     assert "under 1 day" in problems[0].message
     _, problems = ledger("A", [top_up(100, t(1))], PRICES, versions, t(1))
     assert problems == []  # five months left
+
+
+def test_d1_3_an_activation_key_credits_the_account_once() -> None:
+    """The same key twice: an error, and its credits count once."""
+    result, problems = ledger("A", [top_up(10, t(1)), top_up(10, t(2))], PRICES, [], t(3))
+    assert [p.code for p in problems] == ["rental-key"] and result.balance == 10

@@ -66,6 +66,13 @@ class Downtime(Spec):
     note: str = ""
 
 
+class Postponement(Spec):
+    """A major update held back (D2.7): at most 6 months after its release; security fixes still apply."""
+
+    release: dt.date
+    until: dt.date
+
+
 class Instance(Spec):
     name: Name
     company: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
@@ -76,6 +83,7 @@ class Instance(Spec):
     storage_gb: int = Field(default=100, ge=100, le=100_000, description="100 GB included, more booked (D2.5)")
     support: Annotated[SupportPackage, Field(strict=False)] = SupportPackage.STARTER
     demo: bool = Field(default=False, description="a demo instance (may become production, D2.4)")
+    postponed_update: Postponement | None = None
     critical_maintenance: list[Announcement] = []
     downtimes: list[Downtime] = []
 
