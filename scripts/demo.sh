@@ -68,8 +68,14 @@ reconciler audit --data-dir "$scratch/data"
 reconciler audit --verify --data-dir "$scratch/data"
 kill $simulator 2>/dev/null || true; wait $simulator 2>/dev/null || true
 
+step "10. Entitlements: licences on a date, credits and telephony from git history, SLA clocks" \
+     "reconciler licences $fleet && reconciler costs $fleet --month … && reconciler sla …"
+reconciler licences "$fleet"
+first 8 reconciler costs "$fleet" --month "$(date -u +%Y-%m)"
+first 4 reconciler sla --plan gold --priority P1 --opened 2026-12-24T17:30:00+01:00
+
 listen=${DEMO_LISTEN:-127.0.0.1:8080}
-step "10. The daemon: follow this repository's branch, converge simulated routers, serve the API" \
+step "11. The daemon: follow this repository's branch, converge simulated routers, serve the API" \
      "reconciler serve $fleet --simulate --config $fleet/.demo/reconciler.yaml --listen $listen"
 reconciler serve "$fleet" --simulate --config "$fleet/.demo/reconciler.yaml" --listen "$listen" \
     --data-dir "$scratch/daemon" --log-format text > "$scratch/serve.out" 2> "$scratch/serve.log" &

@@ -181,7 +181,7 @@ def _care_due(calendar: Calendar, opened: dt.datetime, rule: tuple[str, float] |
         return Deadline(what, end_of_business_day(calendar, opened, int(amount)),
                         f"{source}: {amount:g} business day{plural}")
     return Deadline(what, add_business_time(calendar, opened, dt.timedelta(hours=amount)),
-                    f"{source}: {amount:g} business hours")
+                    f"{source}: {amount:g} business hour{'s' if amount != 1 else ''}")
 
 
 def _paas(plan: str, priority: str, opened: dt.datetime) -> tuple[Calendar, list[Deadline]]:
