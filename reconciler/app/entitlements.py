@@ -158,6 +158,13 @@ def windows(path: Path, rev: str | None, since: str | None, days: int, device: s
         lines.append(_window_line(window, zone, device))
     if not found:
         lines.append("  none")
+    for instance in paas.instances:
+        if instance.ordered is not None:
+            lines.append(f"  {instance.name}: ordered {instance.ordered:%Y-%m-%d %H:%M}, to be provisioned by "
+                         f"{platform.provisioning_due(instance.ordered):%Y-%m-%d %H:%M %Z} (D2.4)")
+        if instance.terminated is not None:
+            lines.append(f"  {instance.name}: terminated {instance.terminated}, data handed over by "
+                         f"{platform.handover_by(instance.terminated)}, then deleted (D2.10)")
     if month is not None:
         year, number = _month(month)[0].year, _month(month)[0].month
         for instance in paas.instances:

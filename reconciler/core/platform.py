@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from reconciler.core import sla
 from reconciler.core.fleets import Located
 from reconciler.core.licences import add_months
 from reconciler.core.models.platform import Cause, Environment, Instance, PaasFile, Severity
@@ -130,6 +131,19 @@ def _seconds_outside(span: tuple[dt.datetime, dt.datetime], planned: Sequence[tu
     a, b = span
     inside = sum(max(0.0, (min(b, pb) - max(a, pa)).total_seconds()) for pa, pb in planned)
     return (b - a).total_seconds() - inside
+
+
+HANDOVER = dt.timedelta(weeks=4)  # D2.10
+
+
+def provisioning_due(ordered: dt.datetime) -> dt.datetime:
+    """D2.4: an instance is provisioned within one business day (support hours, D2.11's calendar)."""
+    return sla.end_of_business_day(sla.PAAS_SUPPORT, ordered, 1)
+
+
+def handover_by(terminated: dt.date) -> dt.date:
+    """D2.10: after termination the data is handed over within 4 weeks, then deleted."""
+    return terminated + HANDOVER
 
 
 def platform_problems(located: Located, files: Mapping[str, object]) -> list[Problem]:

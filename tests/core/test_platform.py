@@ -9,7 +9,15 @@ import pytest
 
 from reconciler.core.fleets import Located
 from reconciler.core.models.platform import PaasFile
-from reconciler.core.platform import availability, first_tuesday, instance_urls, platform_problems, windows
+from reconciler.core.platform import (
+    availability,
+    first_tuesday,
+    handover_by,
+    instance_urls,
+    platform_problems,
+    provisioning_due,
+    windows,
+)
 from reconciler.core.problems import Origin
 
 UTC = dt.UTC
@@ -102,3 +110,11 @@ def test_d2_5_storage_starts_at_the_included_100_gb_and_d2_7_postponing_is_6_mon
     late = paas(postponed_update={"release": dt.date(2026, 3, 1), "until": dt.date(2026, 9, 2)})
     found = platform_problems(Located(late, Origin("services/paas.yaml")), {})
     assert [p.code for p in found] == ["paas-postpone"] and "(6 months, D2.7)" in found[0].message
+
+
+def test_d2_4_provisioning_within_one_business_day_and_d2_10_handover_within_4_weeks() -> None:
+    """Ordered Friday 27 November 2026 15:00: provisioned by Monday 17:00; terminated 1 March: data by 29 March."""
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    assert provisioning_due(dt.datetime(2026, 11, 27, 15, tzinfo=berlin)).astimezone(berlin) == \
+        dt.datetime(2026, 11, 30, 17, tzinfo=berlin)
+    assert handover_by(dt.date(2027, 3, 1)) == dt.date(2027, 3, 29)

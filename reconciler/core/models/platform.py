@@ -83,6 +83,9 @@ class Instance(Spec):
     storage_gb: int = Field(default=100, ge=100, le=100_000, description="100 GB included, more booked (D2.5)")
     support: Annotated[SupportPackage, Field(strict=False)] = SupportPackage.STARTER
     demo: bool = Field(default=False, description="a demo instance (may become production, D2.4)")
+    ordered: AwareDatetime | None = Field(default=None, description="provisioned within one business day (D2.4)")
+    terminated: dt.date | None = Field(default=None, description="data handed over within 4 weeks, then deleted "
+                                       "(D2.10)")
     postponed_update: Postponement | None = None
     critical_maintenance: list[Announcement] = []
     downtimes: list[Downtime] = []
