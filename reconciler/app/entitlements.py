@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from reconciler.app.offline import FAILED, OK, Outcome, _json, _problems_outcome
 from reconciler.core import licences as core_licences
-from reconciler.core import platform
+from reconciler.core import platform, telephony
 from reconciler.core import sla as sla_core
 from reconciler.core.documents import parse_yaml
 from reconciler.core.fleets import Fleet
 from reconciler.core.loading import load_file
-from reconciler.core.models import LicenceFile, LicenceTerms, PaasFile, kind_of
+from reconciler.core.models import LicenceFile, LicenceTerms, PaasFile, UcaasFile, kind_of
 from reconciler.core.presenting.licences import licence_data, licence_markdown, licence_text
 from reconciler.core.presenting.rentals import rental_data, rental_text
 from reconciler.core.problems import did_you_mean
@@ -123,6 +123,12 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
         billed = ", ".join(f"{count} {licence}" for licence, count in bill.items()) if bill else "nothing"
         shown += f"hosted telephony {window[0]:%Y-%m} (D3.5, the month's maximum of each licence): {billed}\n" \
             if bill is not None else "no hosted telephony in this repository (services/ucaas.yaml)\n"
+        ucaas = next((e.spec for e in revision.build.entitlements if isinstance(e.spec, UcaasFile)), None)
+        if ucaas is not None:
+            share = telephony.yearly_availability(ucaas, window[0].year, window[1])
+            verdict = "met" if share >= telephony.AVAILABILITY_TARGET else "MISSED"
+            shown += (f"hosted telephony availability {window[0].year} up to {window[1]:%Y-%m-%d}: {share:.4%} "
+                      f"(target 99.8 %, D3.9): {verdict}\n")
     shown += "".join(f"note: {note}\n" for note in notes) + "".join(f"{p}\n" for p in located)
     return Outcome(shown, FAILED if errors else OK)
 
@@ -214,4 +220,7 @@ def sla(plan: str, priority: str, opened: str, region: str) -> Outcome:
         due = "as soon as possible" if local is None or utc is None else \
             f"{local:%a %Y-%m-%d %H:%M %Z} = {utc:%Y-%m-%d %H:%M} UTC"
         lines.append(f"  {deadline.what:<32} {due}  ({deadline.rule})")
+    care = sla_core.CARE_SUPPORT.get(plan)
+    if care is not None:
+        lines.append(f"  support: {', '.join(care['levels'])}; by {', '.join(care['channels'])} (D4.10)")
     return Outcome("\n".join(lines) + "\n")

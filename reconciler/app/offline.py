@@ -65,7 +65,7 @@ def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int
         entitlements = revision.build.entitlements
         problems.extend(revision.locate(fleet_licences(entitlements, fleet, clock.now())[1]))
         problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, PaasFile)
-                                         for p in platform_problems(located, revision.source.files)]))
+                                         for p in platform_problems(located, revision.source.files, clock.now())]))
         problems.extend(revision.locate(_telephony_problems(revision, renderer)))
         today = clock.now().astimezone(ZoneInfo(fleet.spec.timezone)).date()
         problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, SupportFile)

@@ -127,7 +127,8 @@ def signed_bytes(terms: LicenceTerms) -> bytes:
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later, or the month's last day (31 January + 1 month = 28/29 February)."""
+    """The same day `months` later (or earlier, if negative), or the month's last day (31 January + 1 month =
+    28/29 February)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -340,9 +341,12 @@ def _expiry_warnings(licences: Sequence[Licence], registered: int, at: dt.date) 
 
 
 def fleet_licences(entitlements: Sequence[Located], fleet: Fleet, now: dt.datetime) -> Judged:
-    """The fleet's licences judged on the date it is `now` in the fleet's time zone."""
+    """The fleet's licences judged on the date it is `now` in the fleet's time zone (D0.35 included)."""
     day = now.astimezone(ZoneInfo(fleet.spec.timezone)).date()
-    return evaluate(entitlements, fleet.spec.variant.value, len(fleet.devices), day)
+    report, problems = evaluate(entitlements, fleet.spec.variant.value, len(fleet.devices), day)
+    origin = next((f.origin for f in entitlements if isinstance(f.spec, LicencesFile)), Origin("licences"))
+    problems += [warning("licence-support", note, origin) for note in support_coverage(fleet, report)]
+    return report, problems
 
 
 def sign(private_key: str, terms: LicenceTerms) -> str:
@@ -354,3 +358,27 @@ def sign(private_key: str, terms: LicenceTerms) -> str:
 def public_key_of(private_key: str) -> str:
     key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_key))
     return base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+
+def support_coverage(fleet: Fleet, report: LicenceReport) -> list[str]:
+    """D0.35: the vendor supports the newest firmware of a model or one at most a year older, and only under a
+    valid or trial licence. Messages for the fleet's routers outside that (only for licence-managed fleets)."""
+    if not report.managed:
+        return []
+    covered = any(lic.role in (Role.SUBSCRIPTION, Role.RENEWAL, Role.TRIAL) and _holds(lic, report.at)
+                  for lic in report.licences)
+    if not covered:
+        return [f"no valid subscription or trial licence on {report.at}: the vendor supports no version (D0.35)"]
+    outside: dict[tuple[str, str], list[str]] = {}
+    for device in fleet.devices.values():
+        running = fleet.firmware.get(device.firmware or "")
+        candidates = [f for f in fleet.firmware.values() if device.model in f.models and f.released is not None]
+        if running is None or running.released is None or not candidates:
+            continue
+        newest = max(candidates, key=lambda f: f.released or dt.date.min)
+        assert newest.released is not None
+        if running.released < add_months(newest.released, -12):
+            outside.setdefault((running.version, newest.version), []).append(device.name)
+    return [f"{len(names)} router(s) run {old}, more than a year older than {new}, the newest for their model: "
+            f"outside vendor support (D0.35): {', '.join(sorted(names)[:5])}{' …' if len(names) > 5 else ''}"
+            for (old, new), names in sorted(outside.items())]

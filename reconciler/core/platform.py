@@ -23,7 +23,7 @@ from reconciler.core import sla
 from reconciler.core.fleets import Located
 from reconciler.core.licences import add_months
 from reconciler.core.models.platform import Cause, Environment, Instance, PaasFile, Severity
-from reconciler.core.problems import Problem, error
+from reconciler.core.problems import Problem, error, warning
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW_HOUR = 17  # D2.6: from 17:00
@@ -146,8 +146,11 @@ def handover_by(terminated: dt.date) -> dt.date:
     return terminated + HANDOVER
 
 
-def platform_problems(located: Located, files: Mapping[str, object]) -> list[Problem]:
-    """Unique instance names; a custom domain's certificate must be in the repository (D2.2)."""
+BACKUP_EVERY = dt.timedelta(hours=24)  # D2.9
+
+
+def platform_problems(located: Located, files: Mapping[str, object], now: dt.datetime | None = None) -> list[Problem]:
+    """Unique instance names; a custom domain's certificate must be in the repository (D2.2); backups (D2.9)."""
     spec = located.spec
     assert isinstance(spec, PaasFile)
     problems, seen = [], set()
@@ -161,6 +164,10 @@ def platform_problems(located: Located, files: Mapping[str, object]) -> list[Pro
                                   f"{instance.domain.certificate!r} of {instance.domain.name} is not in the "
                                   "repository (the customer supplies domain and certificate, D2.2)",
                                   where.child("domain", "certificate")))
+        if now is not None and instance.last_backup is not None and now - instance.last_backup > BACKUP_EVERY:
+            problems.append(warning("paas-backup", f"{instance.name}: the last backup is from "
+                                    f"{instance.last_backup.isoformat()}, more than 24 hours ago: a restore could lose "
+                                    "more than D2.9 allows", where.child("last_backup")))
         postponed = instance.postponed_update
         if postponed is not None and postponed.until > add_months(postponed.release, 6):  # D2.7
             problems.append(error("paas-postpone", f"{instance.name}: the major update released {postponed.release} "

@@ -212,3 +212,13 @@ def raised(priority: str, concurrent: int, threshold: int = 3) -> str:
     """D2.13: several incidents at once raise an incident one level (P1 stays P1); `threshold` is ours."""
     level = int(priority[1])
     return f"P{max(1, level - 1)}" if concurrent >= threshold else priority
+
+
+# D4.10: support levels and channels per plan (L1, end users, optional with gold and platinum)
+CARE_SUPPORT = {
+    "basic": {"levels": ("L2 system administrators",), "channels": ("web help centre", "e-mail", "phone", "chat")},
+    "gold": {"levels": ("L1 end users (optional)", "L2 system administrators"),
+             "channels": ("web help centre", "e-mail", "phone", "chat", "remote support")},
+    "platinum": {"levels": ("L1 end users (optional)", "L2 system administrators"),
+                 "channels": ("web help centre", "e-mail", "phone", "chat", "remote support")},
+}

@@ -210,3 +210,25 @@ def site_link_problems(spec: UcaasFile, fleet_devices: Mapping[str, str], observ
                         for name in routers if (metrics := observed.get(name))]
             found += link_problems(f"{location.site} ({customer.pbx}/{location.name})", readings)
     return found
+
+
+AVAILABILITY_TARGET = 0.998  # D3.9, per year
+
+
+def yearly_availability(spec: UcaasFile, year: int, until: dt.datetime | None = None) -> float:
+    """D3.9: the share of the year (up to `until`) the platform was available; maintenance announced as D3.8
+    promises is not counted as an outage."""
+    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    end = min(until, dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)) if until else dt.datetime(year + 1, 1, 1,
+                                                                                            tzinfo=dt.UTC)
+    announced = [(w.start, w.start + w.duration) for w in spec.maintenance
+                 if w.start - w.announced >= (sla.UCAAS_EMERGENCY_NOTICE if w.emergency else sla.UCAAS_NOTICE)]
+    counted = 0.0
+    for outage in spec.outages:
+        a, b = max(outage.start, start), min(outage.end, end)
+        if b <= a:
+            continue
+        covered = sum(max(0.0, (min(b, wb) - max(a, wa)).total_seconds()) for wa, wb in announced)
+        counted += (b - a).total_seconds() - covered
+    total = (end - start).total_seconds()
+    return 1 - counted / total if total > 0 else 1.0

@@ -15,6 +15,7 @@ from reconciler.core.fleets import Located
 from reconciler.core.licences import State, add_months, evaluate
 from reconciler.core.models import LicenceFile, LicencesFile, LicenceTerms
 from reconciler.core.problems import Origin
+from tests.conftest import build, small_fleet
 
 D = dt.date
 
@@ -207,3 +208,29 @@ def test_a_fleet_without_licence_files_enforces_nothing() -> None:
     """No licences/ in the repository: not managed, no problems (the API is not gated either)."""
     report, problems = evaluate([], "server", 20_000, D(2026, 1, 1))
     assert not report.managed and problems == []
+
+
+def _fleet(firmware_10_4_released: str, pin: bool) -> Any:
+    files = small_fleet()
+    files["resources/firmware.yaml"] = (
+        "firmware:\n"
+        f"  - {{version: \"10.4\", models: [MRX5 LTE, MRX6 DSL], released: {firmware_10_4_released}}}\n"
+        "  - {version: \"10.6\", models: [MRX5 LTE, MRX6 DSL], released: 2026-06-01}\n")
+    if pin:
+        lan = "    fields: {lan_network: 192.168.20.0/24}"
+        files["devices/all.yaml"] = files["devices/all.yaml"].replace(lan, "    firmware: \"10.4\"\n" + lan)
+    fleet_build = build(files)
+    assert fleet_build.fleet is not None, fleet_build.problems
+    return fleet_build.fleet
+
+
+def test_d0_35_support_covers_the_newest_firmware_or_one_at_most_a_year_older_under_a_valid_licence() -> None:
+    """10.6 of 1 June 2026 is the newest: 10.4 of 1 June 2025 is still covered, of 31 May 2025 it is not."""
+    report, _ = judge(SUBSCRIPTION, at=D(2026, 6, 2))
+    assert licences.support_coverage(_fleet("2025-06-01", pin=True), report) == []
+    found = licences.support_coverage(_fleet("2025-05-31", pin=True), report)
+    assert found == ["1 router(s) run 10.4, more than a year older than 10.6, the newest for their model: outside "
+                     "vendor support (D0.35): nwk-r01"]
+    expired, _ = judge(SUBSCRIPTION, at=D(2027, 3, 1))
+    assert "supports no version (D0.35)" in licences.support_coverage(_fleet("2025-06-01", pin=False), expired)[0]
+    assert licences.support_coverage(_fleet("2025-01-01", pin=True), evaluate([], "server", 3, D(2026, 6, 2))[0]) == []

@@ -118,3 +118,12 @@ def test_d2_4_provisioning_within_one_business_day_and_d2_10_handover_within_4_w
     assert provisioning_due(dt.datetime(2026, 11, 27, 15, tzinfo=berlin)).astimezone(berlin) == \
         dt.datetime(2026, 11, 30, 17, tzinfo=berlin)
     assert handover_by(dt.date(2027, 3, 1)) == dt.date(2027, 3, 29)
+
+
+def test_d2_9_a_backup_older_than_24_hours_is_warned() -> None:
+    """Backups every 24 hours: 24 h old is fine, 24 h and a minute is not."""
+    backup = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
+    located = Located(paas(last_backup=backup), Origin("services/paas.yaml"))
+    assert platform_problems(located, {}, backup + dt.timedelta(hours=24)) == []
+    found = platform_problems(located, {}, backup + dt.timedelta(hours=24, minutes=1))
+    assert [p.code for p in found] == ["paas-backup"] and "D2.9" in found[0].message

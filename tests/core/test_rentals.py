@@ -129,3 +129,11 @@ def test_d1_3_an_activation_key_credits_the_account_once() -> None:
     """The same key twice: an error, and its credits count once."""
     result, problems = ledger("A", [top_up(10, t(1)), top_up(10, t(2))], PRICES, [], t(3))
     assert [p.code for p in problems] == ["rental-key"] and result.balance == 10
+
+
+def test_d1_6_one_balance_pays_every_pbx_of_the_account() -> None:
+    """Two PBXs draw on the same credits: together 46.28 a month from one balance."""
+    versions = [selection(t(1), ("01-00010-001", 1)), selection(t(1), ("01-00020-001", 10), pbx="pbx-ham")]
+    result, _ = ledger("A", [top_up(100, t(1))], PRICES, versions, t(2))
+    assert result.monthly == Fraction("46.28") and [rent.pbx for rent in result.rents] == ["pbx-ber", "pbx-ham"]
+    assert result.consumed == Fraction("46.28") * 86_400 / SECONDS_PER_MONTH

@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.core.sla import PAAS_SUPPORT, UCAAS_SERVICE, add_business_time, care_calendar, deadlines, raised
+from reconciler.core.sla import (
+    CARE_SUPPORT,
+    PAAS_SUPPORT,
+    UCAAS_SERVICE,
+    add_business_time,
+    care_calendar,
+    deadlines,
+    raised,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -107,3 +115,12 @@ def test_d3_9_ucaas_service_hours_skip_nationwide_holidays_only() -> None:
 def test_d2_13_several_incidents_at_once_raise_the_priority() -> None:
     """Three or more at once: one level up; P1 stays P1."""
     assert raised("P3", 2) == "P3" and raised("P3", 3) == "P2" and raised("P1", 10) == "P1"
+
+
+def test_d4_10_support_levels_and_channels() -> None:
+    """L2 for every plan, L1 (optional) and remote support only with gold and platinum."""
+    assert CARE_SUPPORT["basic"]["levels"] == ("L2 system administrators",)
+    assert "remote support" not in CARE_SUPPORT["basic"]["channels"]
+    for plan in ("gold", "platinum"):
+        assert "remote support" in CARE_SUPPORT[plan]["channels"]
+        assert "L1 end users (optional)" in CARE_SUPPORT[plan]["levels"]

@@ -86,6 +86,7 @@ class Instance(Spec):
     ordered: AwareDatetime | None = Field(default=None, description="provisioned within one business day (D2.4)")
     terminated: dt.date | None = Field(default=None, description="data handed over within 4 weeks, then deleted "
                                        "(D2.10)")
+    last_backup: AwareDatetime | None = Field(default=None, description="backups run every 24 hours (D2.9)")
     postponed_update: Postponement | None = None
     critical_maintenance: list[Announcement] = []
     downtimes: list[Downtime] = []

@@ -72,8 +72,17 @@ class Maintenance(Spec):
     reason: str = ""
 
 
+class Outage(Spec):
+    """The platform was not available (D3.9 counts it, unless it is an announced maintenance window)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    note: str = ""
+
+
 class UcaasFile(Spec):
     """services/ucaas.yaml: hosted telephony customers (D3)."""
 
     customers: list[Customer] = Field(min_length=1)
     maintenance: list[Maintenance] = []
+    outages: list[Outage] = []
