@@ -220,6 +220,9 @@ def sla(plan: str, priority: str, opened: str, region: str) -> Outcome:
         due = "as soon as possible" if local is None or utc is None else \
             f"{local:%a %Y-%m-%d %H:%M %Z} = {utc:%Y-%m-%d %H:%M} UTC"
         lines.append(f"  {deadline.what:<32} {due}  ({deadline.rule})")
+    if plan in sla_core.PAAS_REACTION:
+        phone = sla_core.PAAS_PRIORITIES[priority] in sla_core.PAAS_PHONE.get(plan, ())
+        lines.append(f"  phone support: {'yes' if phone else 'no (the support centre only)'} (D2.12)")
     care = sla_core.CARE_SUPPORT.get(plan)
     if care is not None:
         lines.append(f"  support: {', '.join(care['levels'])}; by {', '.join(care['channels'])} (D4.10)")

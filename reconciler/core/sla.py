@@ -140,6 +140,8 @@ PAAS_REACTION: dict[str, dict[str, float | None]] = {
     "premium": {"critical": 1, "major": 4, "other": 24},
 }
 PAAS_PRIORITIES = {"P1": "critical", "P2": "major", "P3": "other", "P4": "other"}
+# D2.12: phone support in support hours: Premium for everything, Professional for critical incidents only
+PAAS_PHONE = {"premium": ("critical", "major", "other"), "professional": ("critical",)}
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,17 @@ def test_plan_reports_telephony_sites_whose_links_break_d3_6(tmp_path: Path,
     assert code == 0
     assert "warning: berlin (acme/hq): ber-r02: delay 151 ms > 150, loss 1 % ≥ 1 (D3.6)" in err
     assert "ber-r01" not in err
+
+
+def test_sla_prints_deadlines_phone_support_and_support_channels(capsys: pytest.CaptureFixture[str]) -> None:
+    """D2.12: Professional phones only for critical incidents; D4.10: gold's channels include remote support."""
+    code, out, _ = run_cli(["sla", "--plan", "professional", "--priority", "P2", "--opened",
+                            "2026-10-30T15:00:00+01:00"], capsys)
+    assert code == 0 and "Mon 2026-11-02 15:00 CET" in out and "phone support: no (the support centre only)" in out
+    _, out, _ = run_cli(["sla", "--plan", "professional", "--priority", "P1", "--opened",
+                         "2026-10-30T15:00:00+01:00"], capsys)
+    assert "phone support: yes (D2.12)" in out
+    _, out, _ = run_cli(["sla", "--plan", "gold", "--priority", "P1", "--opened", "2026-12-24T17:30:00+01:00"], capsys)
+    assert "escalation 1: team leader" in out and "remote support (D4.10)" in out
+    code, _, err = run_cli(["sla", "--plan", "gold", "--priority", "P1", "--opened", "yesterday"], capsys)
+    assert code == 2 and "--opened: expected an ISO date or time" in err
