@@ -13,8 +13,9 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from reconciler.core.licences import fleet_licences
+from reconciler.core.licences import LicenceReport, evaluate
 from reconciler.errors import ReconcilerError
 from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.sources import read_commit
@@ -25,12 +26,22 @@ from .following import Follower, Source
 SOURCE_KEY = "daemon.source"
 
 
+_judged: dict[tuple[str, dt.date], LicenceReport] = {}  # per revision and day: not every request verifies signatures
+
+
 def api_licence_problem(revision: LoadedRevision | None, now: dt.datetime) -> str | None:
     """Why the API may not be used now, or None (a valid API or trial licence, or no licences kept)."""
     fleet = revision.build.fleet if revision is not None else None
     if revision is None or fleet is None:
         return None
-    report, _ = fleet_licences(revision.build.entitlements, fleet, now)
+    day = now.astimezone(ZoneInfo(fleet.spec.timezone)).date()
+    key = (revision.content, day)
+    report = _judged.get(key)
+    if report is None:
+        if len(_judged) > 16:
+            _judged.clear()
+        report = _judged[key] = evaluate(revision.build.entitlements, fleet.spec.variant.value, len(fleet.devices),
+                                         day)[0]
     if not report.managed or report.api:
         return None
     return (f"no valid API licence on {report.at} (D0.23): the fleet's licences/ holds no API licence "
