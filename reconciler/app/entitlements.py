@@ -172,7 +172,8 @@ def windows(path: Path, rev: str | None, since: str | None, days: int, device: s
             lines.append(f"  {instance.name}: terminated {instance.terminated}, data handed over by "
                          f"{platform.handover_by(instance.terminated)}, then deleted (D2.10)")
     if month is not None:
-        year, number = _month(month)[0].year, _month(month)[0].month
+        first = _month(month)[0]
+        year, number = first.year, first.month
         for instance in paas.instances:
             result = platform.availability(paas, instance, year, number)
             verdict = "met" if result.met else "MISSED"

@@ -61,15 +61,8 @@ def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int
     """Validation problems plus render failures of the devices validation found nothing wrong with."""
     problems = list(revision.problems)
     fleet = revision.build.fleet
-    if fleet is not None:  # the licences, judged today (RECONCILER_NOW pins the day); the platform
-        entitlements = revision.build.entitlements
-        problems.extend(revision.locate(fleet_licences(entitlements, fleet, clock.now())[1]))
-        problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, PaasFile)
-                                         for p in platform_problems(located, revision.source.files, clock.now())]))
-        problems.extend(revision.locate(_telephony_problems(revision, renderer)))
-        today = clock.now().astimezone(ZoneInfo(fleet.spec.timezone)).date()
-        problems.extend(revision.locate([p for located in entitlements if isinstance(located.spec, SupportFile)
-                                         for p in support_problems(located.spec, located.origin, today)]))
+    if fleet is not None:
+        problems.extend(revision.locate(_entitlement_problems(revision, fleet, renderer, clock.now())))
     if renderer is not None:
         invalid = revision.build.invalid_devices
         names = [name for name in renderer.fleet.devices if name not in invalid]
@@ -77,11 +70,23 @@ def _all_problems(revision: LoadedRevision, renderer: Renderer | None, jobs: int
     return sorted(collapse(problems), key=sort_key)
 
 
-def _telephony_problems(revision: LoadedRevision, renderer: Renderer | None) -> list[Problem]:
+def _entitlement_problems(revision: LoadedRevision, fleet: Fleet, renderer: Renderer | None,
+                          now: dt.datetime) -> list[Problem]:
+    """The licences, the platform, telephony and support plans, judged at `now` (RECONCILER_NOW pins it)."""
+    entitlements = revision.build.entitlements
+    today = now.astimezone(ZoneInfo(fleet.spec.timezone)).date()
+    problems = fleet_licences(entitlements, fleet, now)[1]
+    for located in entitlements:
+        if isinstance(located.spec, PaasFile):
+            problems += platform_problems(located, revision.source.files, now)
+        elif isinstance(located.spec, SupportFile):
+            problems += support_problems(located.spec, located.origin, today)
+    return problems + _telephony_problems(revision, fleet, renderer, today)
+
+
+def _telephony_problems(revision: LoadedRevision, fleet: Fleet, renderer: Renderer | None,
+                        today: dt.date) -> list[Problem]:
     """D3.1–D3.4 of services/ucaas.yaml, and D3.7: the routers at a telephony site let its ports out."""
-    fleet = revision.build.fleet
-    assert fleet is not None
-    today = clock.now().astimezone(ZoneInfo(fleet.spec.timezone)).date()
     problems: list[Problem] = []
     for located in revision.build.entitlements:
         if not isinstance(located.spec, UcaasFile):

@@ -37,7 +37,7 @@ from reconciler.shell.observing import observe_fleet
 from reconciler.shell.parallel import map_slices
 from reconciler.shell.rollouts import Rollout, SimpleRollout
 from reconciler.shell.sources import read_commit
-from reconciler.shell.store import Store
+from reconciler.shell.store import DeviceState, Store
 
 from . import obligations
 from .following import Follower
@@ -265,8 +265,8 @@ class Reconciler:
                          stop: asyncio.Event) -> list[DeviceResult]:
         session = session_for(revision, self.store, self.options)
         driver = await self._driver_for(session.settings)
-        snapshot = await observe_fleet(session.fleet, session.targets(), driver, self.store.device_states(),
-                                       session.max_parallel)
+        states = self.store.device_states()  # read once: the steps below touch other columns or other devices
+        snapshot = await observe_fleet(session.fleet, session.targets(), driver, states, session.max_parallel)
         plan = await asyncio.to_thread(
             plan_fleet, session.fleet, revision.renderer(), snapshot, commit, dt.datetime.now(dt.UTC),
             revision.content, functools.partial(map_slices, jobs=1), False)
@@ -274,9 +274,9 @@ class Reconciler:
         self.snapshot = snapshot if self.keep_snapshot else None
         cycle.plan = dict(plan.counts)
         self._record_unreachable(plan)
-        self._record_matching(plan, commit)
+        self._record_matching(plan, commit, states)
         pending = [d for d in plan.devices if d.status is Status.CHANGES]
-        drift = self._drifted(pending)
+        drift = _drifted(pending, states)
         self.status.drift, cycle.drifted = drift, len(drift)
         chosen = pending if self.status.self_heal else [d for d in pending if d.device not in drift]
         if drift:
@@ -314,15 +314,8 @@ class Reconciler:
             self._driver = IcomDriver(settings, self._tokens)
         return self._driver
 
-    def _drifted(self, pending: Sequence[DevicePlan]) -> dict[str, str]:
-        """Devices last converged to exactly this desired state that differ now: their change is drift."""
-        states = self.store.device_states()
-        return {d.device: "; ".join(a.summary for a in d.actions) or "differs" for d in pending
-                if (state := states.get(d.device)) is not None and state.desired_hash == d.desired_hash}
-
-    def _record_matching(self, plan: Plan, commit: str) -> None:
+    def _record_matching(self, plan: Plan, commit: str, states: Mapping[str, DeviceState]) -> None:
         """In-sync devices not yet known to match this desired state are, from now on (drift is measured from it)."""
-        states = self.store.device_states()
         matching = {d.device: (d.serial, d.desired_hash) for d in plan.devices
                     if d.status is Status.IN_SYNC and d.desired_hash is not None
                     and ((state := states.get(d.device)) is None or state.desired_hash != d.desired_hash)}
@@ -373,6 +366,12 @@ def _statuses(plan: Plan, results: Sequence[DeviceResult]) -> dict[str, str]:
     statuses = {d.device: d.status.value for d in plan.devices}
     statuses.update({r.device: _AFTER_APPLY[r.outcome] for r in results})
     return statuses
+
+
+def _drifted(pending: Sequence[DevicePlan], states: Mapping[str, DeviceState]) -> dict[str, str]:
+    """Devices last converged to exactly this desired state that differ now: their change is drift."""
+    return {d.device: "; ".join(a.summary for a in d.actions) or "differs" for d in pending
+            if (state := states.get(d.device)) is not None and state.desired_hash == d.desired_hash}
 
 
 def _log_result(commit: str) -> Callable[[DeviceResult], None]:

@@ -46,22 +46,19 @@ def _versions(repo: git.Repo, prefix: str, directory: str, rev: str) -> list[Fil
     except SourceError:
         return []  # no commit yet
     try:
-        log = repo.git.log("--reverse", "--format=%x00%H %ct", "--name-status", "--no-renames", head, "--",
-                           prefix + directory)
+        # the first-parent line: a change merged from a branch counts from the merge, when it reached the branch
+        log = repo.git.log("--reverse", "--first-parent", "--diff-merges=first-parent", "--format=%x00%H %ct",
+                           "--raw", "--no-abbrev", "--no-renames", head, "--", prefix + directory)
     except git.GitCommandError as exc:
         raise SourceError(f"git cannot read the history of {directory}: {_stderr(exc)}") from None
     changes = _parse_log(log, prefix)
-    wanted = [blob for blob in (_blob(repo, commit, prefix + path) for commit, _, path, status in changes
-                                if status != "D") if blob]
-    contents = _cat_blobs(repo, sorted(set(wanted)))
-    result = []
-    for commit, when, path, status in changes:
-        blob = None if status == "D" else _blob(repo, commit, prefix + path)
-        result.append(FileVersion(path, commit, when, contents.get(blob) if blob else None))
-    return result
+    contents = _cat_blobs(repo, sorted({blob for *_, blob in changes if blob}))
+    return [FileVersion(path, commit, when, contents.get(blob) if blob else None)
+            for commit, when, path, blob in changes]
 
 
-def _parse_log(log: str, prefix: str) -> list[tuple[str, dt.datetime, str, str]]:
+def _parse_log(log: str, prefix: str) -> list[tuple[str, dt.datetime, str, str | None]]:
+    """(commit, time, path, blob id or None where the commit deleted the file) from `git log --raw`."""
     changes = []
     for record in log.split("\x00"):
         lines = [line for line in record.splitlines() if line.strip()]
@@ -70,16 +67,10 @@ def _parse_log(log: str, prefix: str) -> list[tuple[str, dt.datetime, str, str]]
         commit, stamp = lines[0].split()
         when = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
         for line in lines[1:]:
-            status, path = line.split("\t", 1)
-            changes.append((commit, when, path.removeprefix(prefix), status[0]))
+            meta, path = line.split("\t", 1)  # ":100644 100644 <old blob> <new blob> M"
+            status, blob = meta.split()[4][0], meta.split()[3]
+            changes.append((commit, when, path.removeprefix(prefix), None if status == "D" else blob))
     return changes
-
-
-def _blob(repo: git.Repo, commit: str, path: str) -> str | None:
-    try:
-        return str(repo.git.rev_parse(f"{commit}:{path}")).strip() or None
-    except git.GitCommandError:
-        return None
 
 
 def uncommitted(root: Path, directory: str) -> list[str]:

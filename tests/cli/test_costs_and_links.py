@@ -141,3 +141,20 @@ def test_sla_prints_deadlines_phone_support_and_support_channels(capsys: pytest.
     assert "escalation 1: team leader" in out and "remote support (D4.10)" in out
     code, _, err = run_cli(["sla", "--plan", "gold", "--priority", "P1", "--opened", "yesterday"], capsys)
     assert code == 2 and "--opened: expected an ISO date or time" in err
+
+
+def test_a_selection_merged_from_a_branch_counts_from_the_merge(
+        git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Committed on a branch on 5 March, merged to main on 10 March: billed from 10 March."""
+    commit_at(git_repo, monkeypatch, "2026-03-01T00:00:00+00:00",
+              {**small_fleet(), "rentals/account.yaml": ACCOUNT, "rentals/prices.yaml": PRICES,
+               "rentals/selections/pbx-ber.yaml": selection("01-00010-001")})
+    git_repo.git("checkout", "--quiet", "-b", "more-users")
+    commit_at(git_repo, monkeypatch, "2026-03-05T00:00:00+00:00",
+              {"rentals/selections/pbx-ber.yaml": selection("01-00010-001", "01-00020-001")})
+    git_repo.git("checkout", "--quiet", "main")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-03-10T00:00:00+00:00")
+    git_repo.git("merge", "--quiet", "--no-ff", "-m", "merge more users", "more-users")
+    code, out, _ = run_cli(["costs", str(git_repo.root), "--at", "2026-03-12T00:00:00+00:00", "--format", "json"],
+                           capsys)
+    assert code == 0 and json.loads(out)["pbx"][0]["configured_at"] == "2026-03-10T00:00:00+00:00"
