@@ -255,9 +255,8 @@ def link_notes(revision: LoadedRevision, snapshot: ObservedSnapshot) -> list[str
     fleet = revision.build.fleet
     assert fleet is not None
     sites = {name: device.site.name for name, device in fleet.devices.items() if device.site is not None}
-    metrics = {d.name or "": d.metrics for d in snapshot.devices if d.metrics}
     by_serial = {device.serial: name for name, device in fleet.devices.items()}
-    metrics.update({by_serial[d.serial]: d.metrics for d in snapshot.devices if d.metrics and d.serial in by_serial})
+    metrics = {by_serial[d.serial]: d.metrics for d in snapshot.devices if d.metrics and d.serial in by_serial}
     return [note for located in revision.build.entitlements if isinstance(located.spec, UcaasFile)
             for note in telephony.site_link_problems(located.spec, sites, metrics)]
 

@@ -181,11 +181,12 @@ def _judge(files: Sequence[Located], trusted: dict[str, Ed25519PublicKey], varia
     for located in ordered:
         assert isinstance(located.spec, LicenceFile)
         terms = located.spec.licence
-        reason = _signature_problem(located.spec, trusted) or _reuse_problem(terms, located, seen) \
+        refusal = _signature_problem(located.spec, trusted) or _reuse_problem(terms, seen) \
             or _variant_problem(terms, variant) or _activation_problem(terms, at)
         article = _article(terms)
-        if reason is not None:
-            problems.append(error("licence-invalid", f"licence {terms.key}: {reason}", _origin_of(located, reason)))
+        if refusal is not None:
+            reason, where = refusal
+            problems.append(error("licence-invalid", f"licence {terms.key}: {reason}", located.origin.child(*where)))
             judged.append(_licence(located, terms, article, variant, None, None, State.INVALID, reason))
             continue
         seen[terms.key] = located.origin.file
@@ -201,61 +202,58 @@ def _activated_sort(spec: object) -> dt.date:
     return spec.licence.activated or dt.date.max
 
 
-def _signature_problem(spec: LicenceFile, trusted: dict[str, Ed25519PublicKey]) -> str | None:
+Refusal = tuple[str, tuple[str, ...]]  # why a licence file is invalid, and the key in the file that says so
+
+
+def _signature_problem(spec: LicenceFile, trusted: dict[str, Ed25519PublicKey]) -> Refusal | None:
     """D0.34: unsigned, signed by a key the fleet does not trust, or altered since it was signed."""
     if spec.signature is None:
-        return "not signed (a licence file comes signed by the vendor, D0.34)"
+        return "not signed (a licence file comes signed by the vendor, D0.34)", ("licence",)
     key = trusted.get(spec.signature.key)
     if key is None:
-        return f"signed with key {spec.signature.key!r}, which licences/licences.yaml does not trust (D0.34)"
+        return (f"signed with key {spec.signature.key!r}, which licences/licences.yaml does not trust (D0.34)",
+                ("signature",))
     try:
         key.verify(base64.b64decode(spec.signature.value), signed_bytes(spec.licence))
     except (InvalidSignature, ValueError):
-        return "its signature does not match: the file was altered after signing (D0.34)"
+        return "its signature does not match: the file was altered after signing (D0.34)", ("signature",)
     return None
 
 
-def _reuse_problem(terms: LicenceTerms, located: Located, seen: dict[str, str]) -> str | None:
+def _reuse_problem(terms: LicenceTerms, seen: dict[str, str]) -> Refusal | None:
     if terms.key in seen:
-        return f"the key is already used by {seen[terms.key]}: a key is activated once, never again (D0.32)"
+        return (f"the key is already used by {seen[terms.key]}: a key is activated once, never again (D0.32)",
+                ("licence", "key"))
     return None
 
 
-def _variant_problem(terms: LicenceTerms, variant: str) -> str | None:
+def _variant_problem(terms: LicenceTerms, variant: str) -> Refusal | None:
     article = _article(terms)
     if article is None:
-        return f"unknown article {terms.article!r} (D0.24–D0.29: 10023610, 10023611, 10023613, 10023614, " \
-               "10023615, 10023616, 10022802, 10022803, or trial)"
+        return (f"unknown article {terms.article!r} (D0.24–D0.29: 10023610, 10023611, 10023613, 10023614, "
+                "10023615, 10023616, 10022802, 10022803, or trial)", ("licence", "article"))
     if article.variant is not None and article.variant != variant:
-        return f"article {article.number} ({article.name}) is for a {article.variant} installation; this fleet is " \
-               f"{variant} (server and datacenter articles do not mix, D0.24–D0.29)"
+        return (f"article {article.number} ({article.name}) is for a {article.variant} installation; this fleet is "
+                f"{variant} (server and datacenter articles do not mix, D0.24–D0.29)", ("licence", "article"))
     return None
 
 
-def _activation_problem(terms: LicenceTerms, at: dt.date) -> str | None:
+def _activation_problem(terms: LicenceTerms, at: dt.date) -> Refusal | None:
     """D0.31: a key must be activated within 24 months of purchase."""
     deadline = add_months(terms.purchased, ACTIVATION_MONTHS)
     if terms.activated is not None and terms.activated < terms.purchased:
-        return f"activated on {terms.activated}, before it was bought ({terms.purchased})"
+        return f"activated on {terms.activated}, before it was bought ({terms.purchased})", ("licence", "activated")
     if terms.activated is not None and terms.activated >= deadline:
-        return f"activated on {terms.activated}, more than 24 months after its purchase on {terms.purchased} (D0.31)"
+        return (f"activated on {terms.activated}, more than 24 months after its purchase on {terms.purchased} "
+                "(D0.31)", ("licence", "activated"))
     if terms.activated is None and at >= deadline:
-        return f"never activated, and 24 months have passed since its purchase on {terms.purchased} (D0.31)"
+        return (f"never activated, and 24 months have passed since its purchase on {terms.purchased} (D0.31)",
+                ("licence", "purchased"))
     return None
 
 
 def _article(terms: LicenceTerms) -> Article | None:
     return TRIAL if terms.article == "trial" else ARTICLES.get(terms.article)
-
-
-def _origin_of(located: Located, reason: str) -> Origin:
-    if reason.startswith(("not signed", "signed with", "its signature")):
-        return located.origin.child("signature") if "not signed" not in reason else located.origin.child("licence")
-    if "article" in reason:
-        return located.origin.child("licence", "article")
-    if "activated" in reason:
-        return located.origin.child("licence", "activated" if "never" not in reason else "purchased")
-    return located.origin.child("licence", "key")
 
 
 def _routers(article: Article | None, terms: LicenceTerms, variant: str) -> int:

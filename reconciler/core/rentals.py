@@ -118,13 +118,13 @@ def ledger(account: str, top_ups: Sequence[TopUp], lists: Sequence[PriceList],
            versions: Sequence[SelectionVersion], at: dt.datetime) -> tuple[Ledger, list[Problem]]:
     """A purely computational function: the account's ledger at `at`, and what is wrong with the rentals."""
     problems: list[Problem] = []
-    seen: set[str] = set()
+    seen: dict[str, TopUp] = {}
     for index, top in enumerate(top_ups):  # D1.3: an activation key is bound to the account once
         if top.key in seen:
             problems.append(error("rental-key", f"activation key {top.key} is used twice: a key credits the "
                                   "account once (D1.3)", Origin("rentals/account.yaml", ("top_ups", index, "key"))))
-        seen.add(top.key)
-    top_ups = [top for index, top in enumerate(top_ups) if top.key not in {t.key for t in top_ups[:index]}]
+        seen.setdefault(top.key, top)
+    top_ups = list(seen.values())
     events: list[tuple[dt.datetime, int, object]] = [(t.at, 0, t) for t in top_ups if t.at <= at]
     events += [(v.configured_at, 1, v) for v in versions if v.configured_at <= at]
     events.sort(key=lambda event: (event[0], event[1]))

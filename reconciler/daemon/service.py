@@ -140,7 +140,9 @@ def _announce(config: DaemonConfig, url: str, store: Store,
     print(f"serving on {url}", flush=True)
     print(f"  API       {url}/api/v1/status  (document: {url}/api/v1/openapi.json)", flush=True)
     print(f"  metrics   {url}/metrics   health: {url}/healthz  {url}/readyz", flush=True)
-    refused = licensing.api_licence_problem(licensing.followed_revision(config.data_dir, store), clock.now())
+    refused = None
+    if simulated is not None:  # a demo token only under a valid API licence (loads the last good revision)
+        refused = licensing.api_licence_problem(licensing.followed_revision(config.data_dir, store), clock.now())
     if simulated is not None and refused is not None:
         print(f"  tokens    none made: {refused}", flush=True)
     elif simulated is not None:

@@ -147,7 +147,8 @@ def test_d0_32_a_key_is_activated_once_and_expires_for_good() -> None:
     again = lic("LIC-SUB-1", "10023610", D(2027, 3, 1), D(2025, 1, 10))
     report, problems = judge(SUBSCRIPTION, again, at=D(2027, 4, 1))
     assert sorted(item.state.value for item in report.licences) == ["expired", "invalid"]
-    assert any("activated once, never again (D0.32)" in p.message for p in problems)
+    reuse = next(p for p in problems if "activated once, never again (D0.32)" in p.message)
+    assert reuse.origin.path == ("licence", "key")  # it points at the key, not at the activation date
 
 
 def test_d0_33_a_trial_runs_45_days() -> None:
