@@ -115,6 +115,9 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--verify", action="store_true", help="check every row's hash chain; exit 1 if broken")
     command.add_argument("--format", choices=("text", "json"), default="text")
     command.add_argument("--limit", type=int, metavar="N", help="only the newest N rows")
+    command.add_argument("--reset-anchor", action="store_true",
+                         help="after restoring the store from a backup on purpose: anchor it anew (audited)")
+    command.add_argument("--reason", metavar="TEXT", help="why the anchor is reset (goes into the audit log)")
     command.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR")
 
 
@@ -278,7 +281,8 @@ def _other(args: argparse.Namespace) -> app.Outcome:
     commands_by_name = {
         "observe": lambda: live.observe(args.path, args.rev, args.out, _live_options(args)),
         "apply": lambda: live.apply(args.target, args.rev, args.yes, _live_options(args)),
-        "audit": lambda: live.audit(args.data_dir, args.verify, args.format, args.limit),
+        "audit": lambda: live.audit(args.data_dir, args.verify, args.format, args.limit,
+                                    (args.reason or "") if args.reset_anchor else None),
         "simulate": lambda: app.Outcome("", simulator_command.run(args)),
         "schema": lambda: app.schema(args.out),
         "serve": lambda: commands.serve_command(args.config, {key: getattr(args, key) for key in _SERVE_OPTIONS}),

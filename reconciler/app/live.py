@@ -37,7 +37,7 @@ from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.observing import observe_fleet
 from reconciler.shell.parallel import map_slices
 from reconciler.shell.progress import Reporter
-from reconciler.shell.store import Store
+from reconciler.shell.store import ClosedRun, Store
 from reconciler.shell.targets import CredentialsFile, Unsealer, read_credentials, targets
 
 DEFAULT_DATA_DIR = Path(".reconciler")
@@ -71,6 +71,12 @@ class Session:
     unsealer: Unsealer
     options: LiveOptions
     tokens: dict[str, str] = field(default_factory=dict)  # the routers' login tokens, kept from observe to apply
+    closed: list[ClosedRun] = field(default_factory=list)  # runs a killed process had left open, closed now
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"run {run.id} ({run.kind}) was left open by a process that ended; closed as interrupted, with an "
+                f"audit row naming the {len(run.devices)} routers it changed" for run in self.closed]
 
     def driver(self) -> IcomDriver:
         """A driver for the current event loop; the login tokens carry over from the session's earlier drivers."""
@@ -90,12 +96,19 @@ class Session:
         return targets(self.fleet, self.credentials, self.unsealer, self.options.simulator)
 
 
-def open_session(path: Path, rev: str | None, options: LiveOptions) -> Session | Outcome:
-    """Load and check the fleet (an invalid one is never used live), open the store."""
+def open_session(path: Path, rev: str | None, options: LiveOptions, writes: bool = False) -> Session | Outcome:
+    """Load and check the fleet (an invalid one is never used live), open the store, close runs a killed
+    process left open; a command that `writes` refuses a store its audit anchor does not vouch for."""
     revision = FleetLoader().load(path, rev)
     if not revision.ok:
         return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, "text")
-    return session_for(revision, Store(options.data_dir), options)
+    store = Store(options.data_dir)
+    if writes:
+        store.require_anchor()
+    session = session_for(revision, store, options)
+    if store.anchor_problem() is None:
+        session.closed = store.close_interrupted_runs()
+    return session
 
 
 def session_for(revision: LoadedRevision, store: Store, options: LiveOptions) -> Session:
@@ -148,7 +161,7 @@ def observe(path: Path, rev: str | None, out: Path | None, options: LiveOptions)
     with reporter:
         snapshot = asyncio.run(_observe(session, reporter.observed))
     offline = sum(1 for device in snapshot.devices if not device.online)
-    notes = [f"observed {len(snapshot.devices)} routers ({offline} unreachable)"]
+    notes = [*session.notes, f"observed {len(snapshot.devices)} routers ({offline} unreachable)"]
     content = snapshot_json(snapshot).decode() + "\n"
     if out is not None:
         write_atomically(out, content.encode())
@@ -175,7 +188,7 @@ def plan_live(path: Path, rev: str | None, fmt: str, out: Path | None, detailed:
     if isinstance(session, Outcome):
         return session
     result, snapshot = _plan_observed(session, Reporter("observing", len(session.fleet.devices)), jobs)
-    notes = [f"warning: {note}" for note in link_notes(session.revision, snapshot)]
+    notes = [*session.notes, *(f"warning: {note}" for note in link_notes(session.revision, snapshot))]
     if out is not None:
         write_atomically(out, _json(_saved(result, path)).encode())
         notes.append(f"plan saved to {out}")
@@ -208,7 +221,7 @@ def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
     """Apply a saved plan (a .json file) exactly, or plan against the live routers and apply that."""
     if target.is_file() and target.suffix == ".json":
         return _apply_saved(target, options)
-    session = open_session(target, rev, options)
+    session = open_session(target, rev, options, writes=True)
     if isinstance(session, Outcome):
         return session
     # Without --yes the plan is shown (key by key) before asking; with it the plan is only applied, and apply
@@ -249,7 +262,7 @@ def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
     source = saved.get("source")
     if not source:
         raise SavedPlanError(f"{plan_file} does not say which repository it was made from (source)")
-    session = open_session(Path(source), plan.revision, options)
+    session = open_session(Path(source), plan.revision, options, writes=True)
     if isinstance(session, Outcome):
         return session
     if plan.content and session.revision.content != plan.content:
@@ -285,13 +298,14 @@ def _run(session: Session, works: list[Work], action: str, plan_digest: str | No
     status = "interrupted" if interrupted else "done"
     session.store.finish_run(run_id, status, tally)
     changed = [r.device for r in results if r.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.FAILED)]
-    session.store.audit(actor, action, changed, revision.source.revision or revision.content, _summary(tally))
+    session.store.audit(actor, action, changed, revision.source.revision or revision.content, _summary(tally),
+                        run=run_id)
     table = reporter.table(results) if results else "nothing to apply: every router is in sync\n"
     if interrupted:
         raise Interrupted(f"interrupted: {_summary(tally)}; run apply again to finish what is left\n{table}")
     done = (ApplyOutcome.CONVERGED, ApplyOutcome.IN_SYNC, ApplyOutcome.ALREADY)
     failed = any(result.outcome not in done for result in results)
-    return Outcome(table, FAILED if failed else OK, [_summary(tally)])
+    return Outcome(table, FAILED if failed else OK, [*session.notes, _summary(tally)])
 
 
 async def _apply(session: Session, works: list[Work], run_id: int,
@@ -340,18 +354,39 @@ def _summary(tally: Mapping[str, int]) -> str:
 # --- audit ------------------------------------------------------------------------------------------------------
 
 
-def audit(data_dir: Path, verify: bool, fmt: str, limit: int | None) -> Outcome:
+def audit(data_dir: Path, verify: bool, fmt: str, limit: int | None, reset_reason: str | None = None) -> Outcome:
     store = Store(data_dir)
+    if reset_reason is not None:
+        return _reset_anchor(store, reset_reason)
     rows = store.audit_rows()
     if verify:
-        problems = store.verify_audit()
-        if problems:
-            broken = f"the audit log of {len(rows)} rows is broken"
-            return Outcome("".join(f"{p}\n" for p in problems), FAILED, [broken])
-        return Outcome(f"the audit log is intact: {len(rows)} rows, each chained to the one before\n")
+        return _verify(store, len(rows))
     rows = rows[-limit:] if limit else rows
     if fmt == "json":
         return Outcome(_json([row.as_dict() for row in rows]))
     lines = [f"{row.id:>5}  {row.at}  {row.actor:<12} {row.action:<11} {row.outcome}  "
              f"({len(row.devices)} devices; {(row.revision or '-')[:12]})" for row in rows]
     return Outcome("\n".join(lines) + ("\n" if lines else "the audit log is empty\n"))
+
+
+def _verify(store: Store, count: int) -> Outcome:
+    problems = store.verify_audit()
+    if problems:
+        broken = f"the audit log of {count} rows is broken"
+        return Outcome("".join(f"{p}\n" for p in problems), FAILED, [broken])
+    since = store.anchored_from()
+    vouched = (f"; rows 1–{since} were written before the store had an anchor: a cut before them cannot be seen"
+               if since else "")
+    return Outcome(f"the audit log is intact: {count} rows, each chained to the one before, the newest vouched for "
+                   f"by the anchor {store.anchor.path}{vouched}\n")
+
+
+def _reset_anchor(store: Store, reason: str) -> Outcome:
+    if not reason.strip():
+        raise UsageError("--reset-anchor needs a --reason (it goes into the audit log)")
+    chain = store.chain_problems()
+    if chain:
+        raise UsageError("the audit log's own chain is broken, an anchor cannot vouch for it: "
+                         + "; ".join(chain[:3]))
+    row = store.reset_anchor(_actor(), reason.strip())
+    return Outcome(f"the anchor now vouches for this store at row {row.id} (the reset is audit row {row.id})\n")

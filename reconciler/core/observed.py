@@ -40,7 +40,9 @@ class ObservedDevice(BaseModel):
     firmware: str | None = None
     online: bool = True
     last_seen: dt.datetime | None = None
-    packets: dict[str, str] = Field(default={}, description="installed update packets: name → content digest")
+    packets: dict[str, str] | None = Field(
+        default={}, description="installed update packets: name → content digest; null: not known (routers cannot "
+                                "report them, and the observer had no record of what was installed)")
     config: dict[str, str] = Field(default={}, description="the running configuration: key → value")
     metrics: dict[str, float] = Field(default={}, description="link metrics, e.g. delay_ms, jitter_ms, loss_percent")
     unreachable: str | None = Field(default=None, description="why the observer could not reach it (when offline)")

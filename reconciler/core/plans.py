@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -67,6 +67,7 @@ class DevicePlan:
     groups: tuple[str, ...] = ()
     site: str | None = None
     template: str | None = None
+    unknown: tuple[str, ...] = ()  # what the observation could not tell ("packet vpn-ca: no record in this store")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(d.actions for d in self.devices)
+
+    @property
+    def unknown(self) -> tuple[DevicePlan, ...]:
+        """Devices with something the observation could not tell: reported apart from changes."""
+        return tuple(d for d in self.devices if d.unknown)
 
 
 def plan_fleet(
@@ -126,7 +132,7 @@ def _without_keys(plan: DevicePlan) -> DevicePlan:
     if not any(action.changes for action in plan.actions):
         return plan
     actions = tuple(Action(a.kind, a.summary, a.reason, a.target) for a in plan.actions)
-    return _with(plan, plan.status, actions, plan.notes, plan.observed_hash)
+    return replace(plan, actions=actions)
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,7 @@ def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed
         note = f"the router reports model {observed.model!r}; the repository says {device.model!r}"
         return _with(base, Status.BLOCKED, notes=(note,), observed_hash=observed_hash)
     actions = _actions(rendered, observed, rules.volatile)
+    base = replace(base, unknown=_unknown(rendered, observed))
     if not observed.online:  # what it reports is not known: no guard can judge its actions yet
         seen = observed.last_seen.isoformat() if observed.last_seen else "never"
         why = f": {observed.unreachable}" if observed.unreachable else ""
@@ -191,8 +198,7 @@ def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed
 
 def _with(base: DevicePlan, status: Status, actions: tuple[Action, ...] = (), notes: tuple[str, ...] = (),
           observed_hash: str | None = None) -> DevicePlan:
-    return DevicePlan(base.device, base.serial, base.model, status, actions, notes, observed_hash,
-                      base.desired_hash, base.groups, base.site, base.template)
+    return replace(base, status=status, actions=actions, notes=notes, observed_hash=observed_hash)
 
 
 def _actions(desired: DesiredState, observed: ObservedDevice, volatile: Volatile) -> tuple[Action, ...]:
@@ -202,12 +208,7 @@ def _actions(desired: DesiredState, observed: ObservedDevice, volatile: Volatile
         actions.append(Action(ActionKind.FIRMWARE, f"firmware {current} -> {desired.firmware}",
                               f"the router runs {current}; the repository wants {desired.firmware}",
                               desired.firmware))
-    for name, digest in desired.packets:
-        installed = observed.packets.get(name)
-        if installed != digest:
-            verb = "update" if installed else "install"
-            reason = "its content changed" if installed else "not installed on the router"
-            actions.append(Action(ActionKind.PACKET, f"packet {name}: {verb}", reason, f"{name}@{digest}"))
+    actions.extend(_packet_actions(desired, observed.packets))
     if desired.config_text is not None:
         changes = diff_against_observed(desired.parsed(), observed.config, desired.config_mode, volatile)
         if changes:
@@ -215,6 +216,28 @@ def _actions(desired: DesiredState, observed: ObservedDevice, volatile: Volatile
                                   f"{desired.config_mode.value} mode, template {desired.template}",
                                   None, changes))
     return tuple(sorted(actions, key=lambda a: ACTION_ORDER[a.kind]))
+
+
+def _packet_actions(desired: DesiredState, installed: Mapping[str, str] | None) -> list[Action]:
+    """Packets to install or update; none when what is installed is not known (see `_unknown`)."""
+    if installed is None:
+        return []
+    actions = []
+    for name, digest in desired.packets:
+        current = installed.get(name)
+        if current != digest:
+            verb = "update" if current else "install"
+            reason = "its content changed" if current else "not installed on the router"
+            actions.append(Action(ActionKind.PACKET, f"packet {name}: {verb}", reason, f"{name}@{digest}"))
+    return actions
+
+
+def _unknown(desired: DesiredState, observed: ObservedDevice) -> tuple[str, ...]:
+    """Routers cannot report their update packets: without a record of what was installed, a plan says so
+    instead of claiming an install it cannot know is needed."""
+    if observed.packets is not None:
+        return ()
+    return tuple(f"packet {name}: unknown (no record in this store)" for name, _ in desired.packets)
 
 
 def _unmanaged(observed: ObservedDevice, rules: Rules) -> DevicePlan:
@@ -245,7 +268,7 @@ def _device_data(plan: DevicePlan) -> dict[str, Any]:
         "device": plan.device, "serial": plan.serial, "model": plan.model, "status": plan.status.value,
         "groups": list(plan.groups), "site": plan.site, "template": plan.template,
         "observed_hash": plan.observed_hash, "desired_hash": plan.desired_hash, "notes": list(plan.notes),
-        "actions": [_action_data(a) for a in plan.actions],
+        "unknown": list(plan.unknown), "actions": [_action_data(a) for a in plan.actions],
     }
 
 
@@ -268,7 +291,7 @@ def plan_from_data(data: Mapping[str, Any]) -> Plan:
             d["device"], d["serial"], d.get("model"), Status(d["status"]),
             tuple(_action_from(a) for a in d.get("actions", [])), tuple(d.get("notes", [])),
             d.get("observed_hash"), d.get("desired_hash"), tuple(d.get("groups", [])), d.get("site"),
-            d.get("template"),
+            d.get("template"), tuple(d.get("unknown", [])),
         )
         for d in data["devices"]
     )

@@ -27,6 +27,7 @@ def serve_command(config_file: Path | None, overrides: dict[str, Any]) -> Outcom
 
 def token_create(data_dir: Path, role: str, name: str | None) -> Outcome:
     store = Store(data_dir)
+    store.require_anchor()
     revision = licensing.followed_revision(data_dir, store)
     refused = licensing.api_licence_problem(revision, clock.now())
     if refused is not None:

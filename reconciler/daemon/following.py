@@ -99,6 +99,13 @@ class Follower:
         except git.GitCommandError:
             return None
 
+    def author(self, commit: str) -> str:
+        """Who wrote `commit` (`name <email>`), as the audit log of a rejected revision names it."""
+        try:
+            return str(self._clone().git.show("-s", "--format=%an <%ae>", commit)).strip() or "unknown"
+        except git.GitCommandError:
+            return "unknown"
+
     def _clone(self) -> git.Repo:
         if self._repo is None:
             if (self.path / "HEAD").is_file():

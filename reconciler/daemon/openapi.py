@@ -65,7 +65,7 @@ _SCHEMAS: dict[str, Any] = {
                            "action": {"enum": ["corrected", "reported"]}}),
     "Device": _object({
         **_SUMMARY, "description": _STR, "template": _NSTR,
-        "packets": _object({"desired": {"type": "array", "items": _STR}, "applied": {"type": "object"}}),
+        "packets": _object({"desired": {"type": "array", "items": _STR}, "applied": {"type": ["object", "null"]}}),
         "location": _nullable(_object({"site": _STR, "description": _STR, "lat": {"type": "number"},
                                        "lon": {"type": "number"}, "timezone": _STR, "country": _NSTR})),
         "last_connection": _NSTR, "last_detail": _NSTR, "applied_revision": _NSTR,
@@ -86,7 +86,7 @@ _SCHEMAS: dict[str, Any] = {
         "status": _STR, "counts": _COUNTS})}}),
     "AuditPage": _object({"total": _INT, "offset": _INT, "rows": {"type": "array", "items": _object({
         "id": _INT, "at": _STR, "actor": _STR, "action": _STR, "devices": {"type": "array", "items": _STR},
-        "revision": _NSTR, "outcome": _STR, "detail": _STR, "hash": _STR})}}),
+        "revision": _NSTR, "outcome": _STR, "detail": _STR, "run": _nullable(_INT), "hash": _STR})}}),
     "Accepted": _object({"accepted": _BOOL, "reason": _STR}, required=["accepted"]),
     "TokenList": _object({"tokens": {"type": "array", "items": _object({
         "name": _STR, "role": {"enum": ["viewer", "operator", "admin"]}, "created_at": _STR, "created_by": _STR,

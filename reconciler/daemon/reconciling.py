@@ -27,6 +27,7 @@ from typing import Any
 from reconciler.app.live import LiveOptions, Session, not_applied, session_for, works_for
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.plans import DevicePlan, Plan, Status, plan_fleet
+from reconciler.core.problems import Problem
 from reconciler.errors import ReconcilerError, SourceError
 from reconciler.shell import clock
 from reconciler.shell.applying import Context, DeviceResult, counts
@@ -143,7 +144,9 @@ class Reconciler:
     async def run(self, stop: asyncio.Event, poll: float) -> None:
         """Reconcile until `stop` is set; then finish in-flight devices (within the grace) and return."""
         loop = asyncio.get_running_loop()
-        self.store.close_dangling_runs()
+        for closed in self.store.close_interrupted_runs():
+            log.warning("run %d (%s) was left open by a process that ended: closed as interrupted; %d routers it "
+                        "changed are in its audit row", closed.id, closed.kind, len(closed.devices))
         await asyncio.to_thread(self._restore_last_good)
         next_sync = loop.time()
         while not stop.is_set():
@@ -206,12 +209,12 @@ class Reconciler:
         try:
             revision = await asyncio.to_thread(self._load, head)
         except ReconcilerError as exc:
-            self._reject(head, str(exc), [])
+            self._reject(head, f"revision {head[:10]} cannot be loaded: {exc}", [])
             return False
         if not revision.ok:
             errors = [p for p in revision.problems if p.is_error]
             self._reject(head, f"revision {head[:10]} fails validation ({len(errors)} errors); "
-                         f"keeping {(self.status.last_good or 'nothing')[:10]}", [p.as_dict() for p in errors])
+                         f"keeping {(self.status.last_good or 'nothing')[:10]}", errors)
             return False
         if head == self.status.last_good:
             self.status.invalid, self.status.problems = None, []
@@ -231,12 +234,15 @@ class Reconciler:
         if self._on_revision is not None:
             self._on_revision(revision)
 
-    def _reject(self, head: str, reason: str, problems: list[dict[str, Any]]) -> None:
-        self.status.invalid, self.status.problems = reason, problems
+    def _reject(self, head: str, reason: str, problems: Sequence[Problem]) -> None:
+        """A head that is not used: degraded, logged with each problem's position, and audited."""
+        self.status.invalid, self.status.problems = reason, [p.as_dict() for p in problems]
         log.error("%s", reason, extra={"revision": head})
         for problem in problems[:20]:
-            log.error("%s:%s:%s: %s", problem.get("file"), problem.get("line"), problem.get("column"),
-                      problem.get("message"), extra={"revision": head})
+            log.error("%s", problem, extra={"revision": head})
+        author = self.follower.author(head)
+        count = f"{len(problems)} problems" if problems else "not loadable"
+        self.store.audit(ACTOR, "reject", [], head, "rejected", f"by {author}: {count}: {reason}")
 
     # --- one cycle ------------------------------------------------------------------------------------------
 
@@ -344,7 +350,7 @@ class Reconciler:
         tally = counts(results)
         self.store.finish_run(run_id, "interrupted" if stop.is_set() else "done", tally)
         changed = [r.device for r in results if r.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.FAILED)]
-        self.store.audit(ACTOR, "reconcile", changed, commit, _summary(tally))
+        self.store.audit(ACTOR, "reconcile", changed, commit, _summary(tally), run=run_id)
         return results
 
     def _settle(self, plan: Plan, results: Sequence[DeviceResult], commit: str, stop: asyncio.Event) -> None:

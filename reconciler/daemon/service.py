@@ -45,6 +45,7 @@ def serve(config: DaemonConfig) -> int:
     logs.redact(webhook_secret)
     source = resolve_source(config.source, config.branch, config.path)
     store = Store(config.data_dir)
+    store.require_anchor()  # a wiped, replaced or rolled-back store is not started on silently
     licensing.remember_source(store, source)  # `token create` checks the API licence of what this daemon follows
     try:
         asyncio.run(_serve(config, Follower(source, config.data_dir), store, webhook_secret))

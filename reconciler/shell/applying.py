@@ -192,6 +192,8 @@ async def _prepare(work: Work, context: Context) -> _Ready | tuple[Outcome, str]
         return Outcome.UNREACHABLE, observed.unreachable or "unreachable"
     if work.saved_observed_hash is not None and observed.state_hash(context.rules.volatile) != work.saved_observed_hash:
         return Outcome.STALE, "the router changed since the plan was made: make a new plan"
+    if observed.packets is None:  # no record of its packets: a router being changed gets them (again), so one exists
+        observed = observed.model_copy(update={"packets": {}})
     plan = plan_device(device, desired, observed, context.rules)
     return _Ready(desired, observed, plan) if plan.status is Status.CHANGES else _nothing_to_run(plan)
 
@@ -223,7 +225,7 @@ async def _install_packet(action: Action, work: Work, context: Context, observed
     packet = context.fleet.packets[name]
     data = build_packet(packet_entries(packet, context.files))
     detail = await context.driver.apply(work.target, PacketStep(name, data))
-    installed = {**(_store_packets(context, work.plan.device) or observed.packets), name: digest}
+    installed = {**(_store_packets(context, work.plan.device) or observed.packets or {}), name: digest}
     context.store.record_packets(work.plan.device, work.target.serial, installed)
     return detail
 

@@ -4,7 +4,8 @@ Where it sits: `reconciler observe` writes the snapshot (the format `plan --obse
 `plan --live` and `apply` plan against it. Each device is fetched through the driver; its
 configuration text is parsed by the core; the packets installed on it come from the store
 (routers cannot report them). A router that cannot be reached is in the snapshot as offline,
-with what the store last knew; one failing router never stops the others.
+with what the store last knew; one failing router never stops the others. A router the store has
+no record of has unknown packets (`None`), which a plan reports apart from its changes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def observe_fleet(fleet: Fleet, targets: Mapping[str, Target], driver: Dri
 
 
 async def observe_device(fleet: Fleet, target: Target, driver: Driver, known: DeviceState | None) -> ObservedDevice:
-    packets = dict(known.packets) if known else {}
+    packets = dict(known.packets) if known is not None and known.packets is not None else None
     try:
         reading = await driver.fetch(target)
     except DriverError as exc:

@@ -18,6 +18,7 @@ from reconciler.core.presenting.text import (
     key_change_lines,
     plan_headline,
     summary_rows,
+    unknown_lines,
 )
 from reconciler.core.problems import Problem
 
@@ -42,6 +43,9 @@ def plan_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
     head.extend(["| status | devices |", "|---|---:|"])
     head.extend(f"| {status} | {count} |" for status, count in sorted(plan.counts.items()))
     head.append("")
+    unknown = unknown_lines(plan)
+    if unknown:
+        head.extend([unknown[0], "", *(f"- {_html(item.strip())}" for item in unknown[1:]), ""])
     blocks = [_plan_block(d) for d in plan.devices if d.actions or d.notes]
     if not blocks:
         return "\n".join([*head, "Every device is in sync."]) + "\n"

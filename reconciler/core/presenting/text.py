@@ -125,7 +125,24 @@ def _table(by: str, rows: list[tuple[str, int, int, int]]) -> list[str]:
 def plan_headline(plan: Plan) -> str:
     counts = plan.counts
     parts = [f"{counts.get(status.value, 0)} {status.value}" for status in Status if counts.get(status.value)]
-    return f"{len(plan.pending)} device{'s' * (len(plan.pending) != 1)} to change ({', '.join(parts) or 'empty'})"
+    unknown = len(plan.unknown)
+    tail = f"; {unknown} with packets unknown to this store" if unknown else ""
+    return (f"{len(plan.pending)} device{'s' * (len(plan.pending) != 1)} to change "
+            f"({', '.join(parts) or 'empty'}){tail}")
+
+
+def unknown_lines(plan: Plan) -> list[str]:
+    """What a plan could not know, apart from its changes: counted by item, with how to know it."""
+    found: dict[str, int] = {}
+    for device in plan.unknown:
+        for item in device.unknown:
+            found[item] = found.get(item, 0) + 1
+    if not found:
+        return []
+    items = [f"  {item} on {count} device{'s' * (count != 1)}" for item, count in sorted(found.items())]
+    return [f"not known, so not counted as changes ({len(plan.unknown)} devices): routers cannot report their "
+            "packets and this store has no record of them; plan with the store of whoever applies to these "
+            "routers (the daemon's data directory) to know", *items]
 
 
 def plan_text(plan: Plan, key_limit: int | None = None, show_in_sync: bool = False) -> str:
@@ -137,6 +154,9 @@ def plan_text(plan: Plan, key_limit: int | None = None, show_in_sync: bool = Fal
             continue
         lines.append("")
         lines.extend(device_plan_lines(device, key_limit))
+    unknown = unknown_lines(plan)
+    if unknown:
+        lines.extend(["", *unknown])
     return "\n".join(lines) + "\n"
 
 
@@ -144,6 +164,7 @@ def device_plan_lines(device: DevicePlan, key_limit: int | None = None) -> list[
     lines = [f"{'~' if device.actions else ' '} {device.device} [{device.status.value}] ({device.model or '?'}, "
              f"serial {device.serial})"]
     lines.extend(f"    note: {note}" for note in device.notes)
+    lines.extend(f"    {item}" for item in device.unknown)
     for number, action in enumerate(device.actions, 1):
         lines.append(f"    {number}. {action.summary}  ({action.reason})")
         lines.extend(key_change_lines(action.changes, indent="         ", limit=key_limit))

@@ -1,21 +1,20 @@
-"""The store: what reconciler remembers between runs, in one SQLite file in the data directory.
+"""The SQLite store: what reconciler remembers between runs, in one file in the data directory.
 
-Where it sits: the one way in for state. `observing` reads each device's last applied packets
-(routers cannot report them); `applying` journals every step of every run as it happens, so an
-interrupted apply resumes where it stopped and a saved plan is never applied twice to a device;
-every user action lands in the audit log (D0.19), whose rows each carry the hash of the row
-before them, so `audit --verify` notices a row edited or deleted.
+Where it sits: the one way in for state (see the package's docstring for who reads and writes
+what). `chain` hashes and checks the audit log's rows, `anchor` keeps its head apart from the
+database, `owners` tells whether the process that started a run still lives.
 
 Tables: `devices` (last applied revision, desired and configuration hashes, packets, last seen,
 last outcome), `runs` and `run_steps` (the journal), `audit` and `audit_head` (the chain and its
-newest link). Each write is its own transaction: a crash loses at most the step in flight.
+newest link), `api_tokens`, `drift`. Each write is its own transaction: a crash loses at most the
+step in flight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,9 +24,12 @@ from typing import Any
 
 from reconciler.errors import StoreError
 
+from .anchor import Anchor, AnchorFile, anchor_path, mismatch
+from .chain import GENESIS, AuditRow, row_hash, verify_rows
+from .owners import is_alive, owner_token
+
 FILE_NAME = "state.sqlite3"
-SCHEMA_VERSION = 2  # 2: API tokens and drift history (tables added, nothing changed)
-GENESIS = "0" * 64
+SCHEMA_VERSION = 3  # 2: API tokens and drift history; 3: runs name their process, audit rows their run
 
 _SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
@@ -39,7 +41,7 @@ create table if not exists devices (
     desired_hash text,
     config_hash text,
     firmware text,
-    packets text not null default '{}',
+    packets text not null default 'null',  -- JSON; null: not known to this store
     last_seen text,
     last_outcome text,
     last_detail text,
@@ -55,6 +57,7 @@ create table if not exists runs (
     content text,
     plan_digest text,
     status text not null,
+    owner text,
     counts text not null default '{}'
 );
 create table if not exists run_steps (
@@ -77,7 +80,8 @@ create table if not exists audit (
     outcome text not null,
     detail text not null,
     prev_hash text not null,
-    hash text not null
+    hash text not null,
+    run_id integer
 );
 create table if not exists api_tokens (
     name text primary key,
@@ -112,29 +116,19 @@ class DeviceState:
     desired_hash: str | None
     config_hash: str | None
     firmware: str | None
-    packets: Mapping[str, str]
+    packets: Mapping[str, str] | None  # None: this store has no record of what is installed
     last_seen: str | None
     last_outcome: str | None
     last_detail: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class AuditRow:
-    id: int
-    at: str
-    actor: str
-    action: str
-    devices: tuple[str, ...]
-    revision: str | None
-    outcome: str
-    detail: str
-    prev_hash: str
-    hash: str
+class ClosedRun:
+    """A run a process left open when it died, closed on the next start with its audit row."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at, "actor": self.actor, "action": self.action,
-                "devices": list(self.devices), "revision": self.revision, "outcome": self.outcome,
-                "detail": self.detail, "hash": self.hash}
+    id: int
+    kind: str
+    devices: tuple[str, ...]  # the routers it changed (or may have: a step had started)
 
 
 def _device_state(row: Sequence[Any]) -> DeviceState:
@@ -143,12 +137,6 @@ def _device_state(row: Sequence[Any]) -> DeviceState:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def _row_hash(prev_hash: str, at: str, actor: str, action: str, devices: str, revision: str | None,
-              outcome: str, detail: str) -> str:
-    material = json.dumps([prev_hash, at, actor, action, devices, revision, outcome, detail], ensure_ascii=False)
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 class Store:
@@ -168,6 +156,8 @@ class Store:
             raise StoreError(f"cannot use the store {self.path}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror}") from exc
+        self.anchor = AnchorFile(anchor_path(data_dir))
+        self.id = self._identity()
 
     def close(self) -> None:
         self._db.close()
@@ -176,9 +166,40 @@ class Store:
         row = self._db.execute("select value from meta where key = 'schema'").fetchone()
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer reconciler (schema {row[0]})")
-        if row is None or int(row[0]) < SCHEMA_VERSION:  # older schemas only lack tables, made above
-            self._db.execute("insert into meta values ('schema', ?)"
-                             " on conflict(key) do update set value = excluded.value", (str(SCHEMA_VERSION),))
+        if row is None or int(row[0]) < SCHEMA_VERSION:
+            with self._transaction() as db:
+                self._migrate(db)
+                db.execute("insert into meta values ('schema', ?)"
+                           " on conflict(key) do update set value = excluded.value", (str(SCHEMA_VERSION),))
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Older schemas lack tables (made by _SCHEMA) and the columns of schema 3, added here."""
+        for table, column in (("runs", "owner text"), ("audit", "run_id integer")):
+            present = {row[1] for row in db.execute(f"pragma table_info({table})")}
+            if column.split()[0] not in present:
+                db.execute(f"alter table {table} add column {column}")
+        # runs from here on have an audit row naming them; older ones were never linked
+        first = db.execute("select coalesce(max(id), 0) + 1 from runs").fetchone()[0]
+        db.execute("insert into meta values ('linked_from_run', ?) on conflict(key) do nothing", (str(first),))
+
+    def _identity(self) -> str:
+        """The store's id; a store seen for the first time gets its anchor (see `anchor`)."""
+        with self._transaction() as db:
+            db.execute("insert into meta values ('store_id', ?) on conflict(key) do nothing", (secrets.token_hex(16),))
+        store_id = self.meta("store_id")
+        assert store_id is not None
+        if self.meta("anchored_from") is None and self.anchor.read() is None:
+            head = self._head()
+            self.anchor.replace(Anchor(store_id, head[0], head[1], _now()))
+            self.set_meta("anchored_from", str(head[0]))
+        elif self.meta("anchored_from") is None:  # the anchor was written, the crash came before this
+            self.set_meta("anchored_from", "0")
+        return store_id
+
+    def _head(self) -> tuple[int, str]:
+        row = self._db.execute("select last_id, last_hash from audit_head where id = 1").fetchone()
+        return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -221,7 +242,8 @@ class Store:
         now = _now()
         with self._transaction() as db:
             db.execute(
-                "insert into devices (name, serial, last_outcome, last_detail, updated_at) values (?, ?, ?, ?, ?)"
+                "insert into devices (name, serial, packets, last_outcome, last_detail, updated_at)"
+                " values (?, ?, 'null', ?, ?, ?)"
                 " on conflict(name) do update set serial = excluded.serial, last_outcome = excluded.last_outcome,"
                 " last_detail = excluded.last_detail, updated_at = excluded.updated_at",
                 (name, serial, outcome, detail, now),
@@ -242,8 +264,8 @@ class Store:
         now = _now()
         with self._transaction() as db:
             db.executemany(
-                "insert into devices (name, serial, revision, desired_hash, last_seen, updated_at)"
-                " values (?, ?, ?, ?, ?, ?) on conflict(name) do update set revision = excluded.revision,"
+                "insert into devices (name, serial, revision, desired_hash, packets, last_seen, updated_at)"
+                " values (?, ?, ?, ?, 'null', ?, ?) on conflict(name) do update set revision = excluded.revision,"
                 " desired_hash = excluded.desired_hash, last_seen = excluded.last_seen,"
                 " updated_at = excluded.updated_at",
                 [(name, serial, revision, digest, now, now) for name, (serial, digest) in hashes.items()])
@@ -263,18 +285,44 @@ class Store:
                   plan_digest: str | None = None) -> int:
         with self._transaction() as db:
             cursor = db.execute(
-                "insert into runs (kind, actor, started_at, revision, content, plan_digest, status)"
-                " values (?, ?, ?, ?, ?, ?, 'running')",
-                (kind, actor, _now(), revision, content, plan_digest),
+                "insert into runs (kind, actor, started_at, revision, content, plan_digest, status, owner)"
+                " values (?, ?, ?, ?, ?, ?, 'running', ?)",
+                (kind, actor, _now(), revision, content, plan_digest, owner_token()),
             )
             return int(cursor.lastrowid or 0)
 
-    def close_dangling_runs(self) -> int:
-        """Runs a killed process left open are marked interrupted (the devices' own states say what happened)."""
-        with self._transaction() as db:
-            cursor = db.execute("update runs set status = 'interrupted', finished_at = ? where finished_at is null",
-                                (_now(),))
-            return cursor.rowcount
+    def close_interrupted_runs(self) -> list[ClosedRun]:
+        """Runs whose process died (kill -9, a crash) are closed as interrupted, each with its audit row.
+
+        The row names every router the run changed or may have changed (a step had started), so the
+        audit log misses nothing the journal holds. Runs of a process still at work are left alone.
+        """
+        open_runs = self._db.execute(
+            "select id, kind, actor, revision, content, owner from runs where finished_at is null order by id"
+        ).fetchall()
+        closed = []
+        for run_id, kind, actor, revision, content, owner in open_runs:
+            if is_alive(owner):
+                continue
+            changed, tally = self._run_effects(run_id)
+            self.finish_run(run_id, "interrupted", tally)
+            self.audit(actor, kind, changed, revision or content, "interrupted",
+                       f"run {run_id} stopped when its process ended; closed on the next start", run=run_id)
+            closed.append(ClosedRun(run_id, kind, tuple(changed)))
+        return closed
+
+    def _run_effects(self, run_id: int) -> tuple[list[str], dict[str, int]]:
+        """The routers a run changed or started to change, and its devices by last outcome."""
+        rows = self._db.execute("select device, step, outcome from run_steps where run_id = ?", (run_id,)).fetchall()
+        touched = {device for device, step, outcome in rows
+                   if (step != "device" and outcome in ("started", "done"))
+                   or (step == "device" and outcome in ("converged", "failed"))}
+        outcomes = {device: outcome for device, step, outcome in rows if step == "device"}
+        tally: dict[str, int] = {}
+        for device in touched | set(outcomes):
+            outcome = outcomes.get(device, "interrupted")
+            tally[outcome] = tally.get(outcome, 0) + 1
+        return sorted(touched), tally
 
     def record_step(self, run_id: int, device: str, step: str, outcome: str, detail: str = "") -> None:
         with self._transaction() as db:
@@ -361,62 +409,111 @@ class Store:
 
     # --- the audit log (D0.19) ---------------------------------------------------------------------------
 
+    _AUDIT_COLUMNS = ("select id, at, actor, action, devices, revision, outcome, detail, prev_hash, hash, run_id"
+                      " from audit")
+
     def audit(self, actor: str, action: str, devices: Sequence[str], revision: str | None, outcome: str,
-              detail: str = "") -> AuditRow:
-        """Append one row to the audit log, chained to the one before it."""
+              detail: str = "", run: int | None = None) -> AuditRow:
+        """Append one row to the audit log, chained to the one before it; then advance the anchor."""
         at = _now()
         names = json.dumps(sorted(devices))
         with self._transaction() as db:
             head = db.execute("select last_id, last_hash from audit_head where id = 1").fetchone()
             prev_hash = head[1] if head else GENESIS
-            digest = _row_hash(prev_hash, at, actor, action, names, revision, outcome, detail)
+            digest = row_hash(prev_hash, at, actor, action, names, revision, outcome, detail, run=run)
             cursor = db.execute(
-                "insert into audit (at, actor, action, devices, revision, outcome, detail, prev_hash, hash)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (at, actor, action, names, revision, outcome, detail, prev_hash, digest),
+                "insert into audit (at, actor, action, devices, revision, outcome, detail, prev_hash, hash, run_id)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (at, actor, action, names, revision, outcome, detail, prev_hash, digest, run),
             )
             row_id = int(cursor.lastrowid or 0)
             db.execute("insert into audit_head (id, last_id, last_hash) values (1, ?, ?)"
                        " on conflict(id) do update set last_id = excluded.last_id, last_hash = excluded.last_hash",
                        (row_id, digest))
+        self.anchor.advance(Anchor(self.id, row_id, digest, at))  # after the commit: it may lag, never lead
         return AuditRow(row_id, at, actor, action, tuple(json.loads(names)), revision, outcome, detail, prev_hash,
-                        digest)
+                        digest, run)
 
     def audit_rows(self, limit: int | None = None, offset: int = 0) -> list[AuditRow]:
-        query = ("select id, at, actor, action, devices, revision, outcome, detail, prev_hash, hash from audit"
-                 " order by id")
+        query = self._AUDIT_COLUMNS + " order by id"
         if limit is not None:
             query += f" limit {int(limit)} offset {int(offset)}"
-        return [AuditRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], r[8], r[9])
-                for r in self._db.execute(query).fetchall()]
+        return [_audit_row(row) for row in self._db.execute(query).fetchall()]
 
     def audit_count(self) -> int:
         return int(self._db.execute("select count(*) from audit").fetchone()[0])
 
     def verify_audit(self) -> list[str]:
-        """Every break in the chain: an edited row, a deleted row, a changed head. Empty if intact."""
-        problems: list[str] = []
-        expected_prev = GENESIS
-        last: tuple[int, str] | None = None  # (id, hash) of the row before
-        rows = self._db.execute(
-            "select id, at, actor, action, devices, revision, outcome, detail, prev_hash, hash from audit order by id"
-        )
-        for row_id, at, actor, action, devices, revision, outcome, detail, prev_hash, digest in rows:
-            if last is not None and row_id != last[0] + 1:
-                problems.append(f"rows {last[0] + 1}–{row_id - 1} are missing (deleted?)")
-            if prev_hash != expected_prev:
-                problems.append(f"row {row_id}: does not follow the row before it (that row was changed or deleted)")
-            if _row_hash(prev_hash, at, actor, action, devices, revision, outcome, detail) != digest:
-                problems.append(f"row {row_id}: its content does not match its hash (edited)")
-            expected_prev, last = digest, (row_id, digest)
-        problems.extend(self._check_head(last))
+        """Every break: an edited or deleted row, a changed head, a store its anchor does not know, a run
+        that changed routers without an audit row. Empty if intact."""
+        problems = self.chain_problems()
+        anchor = self.anchor_problem()
+        if anchor is not None:
+            problems.append(anchor)
+        problems.extend(self._unaudited_runs())
         return problems
 
-    def _check_head(self, last: tuple[int, str] | None) -> list[str]:
+    def chain_problems(self) -> list[str]:
+        """Breaks in the hash chain itself: an edited or deleted row, a head that names another row."""
+        problems, last = verify_rows(_audit_row(row) for row in self._db.execute(self._AUDIT_COLUMNS + " order by id"))
+        return problems + self._check_head(last)
+
+    def anchor_problem(self) -> str | None:
+        """Why this store is not the one its anchor saw (wiped, replaced, cut short, rolled back), or None."""
+        anchor = self.anchor.read()
+        if anchor is None:
+            return (f"the audit anchor {self.anchor.path} is missing: a store cut short or replaced cannot be told "
+                    "from this one (if you restored a backup on purpose, run `reconciler audit --reset-anchor`)")
+        newest = self._head()[0]
+        row = self._db.execute("select hash from audit where id = ?", (anchor.last_id,)).fetchone()
+        found = mismatch(anchor, self.id, newest, {anchor.last_id: row[0]} if row else {})
+        return None if found is None else f"{found} (audit anchor {self.anchor.path})"
+
+    def require_anchor(self) -> None:
+        """Refuse to work on a store its anchor does not vouch for (the daemon and apply call this first)."""
+        problem = self.anchor_problem()
+        if problem is not None:
+            raise StoreError(f"{self.path}: {problem}. Nothing was changed. If this store was restored from a "
+                             "backup on purpose, run `reconciler audit --reset-anchor --reason TEXT` (see "
+                             "'Restoring the store' in docs/daemon.md)")
+
+    def reset_anchor(self, actor: str, reason: str) -> AuditRow:
+        """After restoring a backup on purpose: record the old anchor in the log and anchor this store's head."""
+        try:
+            old = self.anchor.read()
+        except StoreError as exc:
+            old_text = str(exc)
+        else:
+            old_text = f"store {old.store[:8]} at row {old.last_id}" if old else "none"
+        row = self.audit(actor, "anchor-reset", [], None, "done", f"{reason} (the anchor was: {old_text})")
+        self.anchor.replace(Anchor(self.id, row.id, row.hash, row.at))
+        return row
+
+    def anchored_from(self) -> int:
+        """The first row the anchor vouches for: rows written before a store had an anchor cannot be."""
+        return int(self.meta("anchored_from") or 0)
+
+    def _check_head(self, last: AuditRow | None) -> list[str]:
         head = self._db.execute("select last_id, last_hash from audit_head where id = 1").fetchone()
         if last is None:
             return [] if head is None else ["the log is empty but its head names a row (all rows deleted?)"]
-        if head is None or head[0] != last[0] or head[1] != last[1]:
-            return [f"the newest row is {last[0]}, but the head names row {head[0] if head else '-'} "
+        if head is None or head[0] != last.id or head[1] != last.hash:
+            return [f"the newest row is {last.id}, but the head names row {head[0] if head else '-'} "
                     "(rows at the end deleted, or the head edited)"]
         return []
+
+    def _unaudited_runs(self) -> list[str]:
+        """Runs that hold journal entries but no audit row (linked runs only: older ones were never linked)."""
+        rows = self._db.execute(
+            "select r.id, r.kind, r.finished_at, r.owner, count(distinct s.device) from runs r"
+            " join run_steps s on s.run_id = r.id where r.id >= ?"
+            " and not exists (select 1 from audit a where a.run_id = r.id) group by r.id order by r.id",
+            (int(self.meta("linked_from_run") or 1),)).fetchall()
+        return [f"run {run_id} ({kind}) changed or touched {devices} routers but has no audit row"
+                + ("" if finished else " (its process ended without closing it: the next apply or serve closes it)")
+                for run_id, kind, finished, owner, devices in rows if finished or not is_alive(owner)]
+
+
+def _audit_row(row: Sequence[Any]) -> AuditRow:
+    return AuditRow(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7], row[8], row[9],
+                    row[10])
