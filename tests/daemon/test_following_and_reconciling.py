@@ -35,9 +35,10 @@ def test_a_good_commit_converges_every_router(fleet_repo: Callable[..., FleetRep
     assert runs[0]["kind"] == "reconcile" and runs[0]["counts"] == {"converged": 3}
 
 
-def test_an_invalid_commit_degrades_applies_nothing_and_keeps_the_last_good_until_a_fix(
+def test_an_invalid_commit_degrades_is_audited_applies_nothing_and_keeps_the_last_good_until_a_fix(
         fleet_repo: Callable[..., FleetRepo], serve: Callable[..., ServeProcess]) -> None:
-    """A head that fails validation is never applied: degraded with the errors; a fixing commit converges."""
+    """A head that fails validation is never applied: degraded with the errors, logged at their positions,
+    audited with its author; a fixing commit converges."""
     repo = fleet_repo()
     daemon = serve(repo.root, "--simulate", "--poll", "0.2", key=repo.key_file)
     good = repo.head
@@ -55,6 +56,12 @@ def test_an_invalid_commit_degrades_applies_nothing_and_keeps_the_last_good_unti
     assert problem["line"] == repo.files["devices/all.yaml"].count("\n") + 1  # the line added
     metrics = daemon.get("/metrics").body
     assert "reconciler_degraded 1.0" in metrics
+    rejected = [row for row in daemon.get("/api/v1/audit").body["rows"] if row["action"] == "reject"]
+    assert [(row["revision"], row["outcome"]) for row in rejected] == [(bad, "rejected")]
+    assert "by Test <test@example.invalid>" in rejected[0]["detail"]
+    assert f"{len(status['problems'])} problems" in rejected[0]["detail"]
+    where = f"devices/all.yaml:{problem['line']}:{problem['col']}: error: "
+    assert any(record["message"].startswith(where) for record in daemon.log_records())
     daemon.post("/api/v1/sync")  # even a forced cycle reconciles the last good revision only
     wait_for(lambda: daemon.status()["cycles"] >= 2, what="a second cycle")
     assert daemon.router("24130001")["configuration"]["administration.time.ntp_server[1].server"] == \
