@@ -33,6 +33,8 @@ from reconciler.shell import billing, clock
 from reconciler.shell.files import write_atomically
 from reconciler.shell.loading import FleetLoader
 
+LICENCES = "licences/"
+
 
 def licences(path: Path, rev: str | None, at: str | None, fmt: str) -> Outcome:
     revision = FleetLoader().load(path, rev)
@@ -41,17 +43,21 @@ def licences(path: Path, rev: str | None, at: str | None, fmt: str) -> Outcome:
         return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
     entitlements = revision.build.entitlements
     if at is not None and len(at) == len("2026-11-21"):  # a calendar date: judged as that day
-        day = clock.parse_time(at, "--at").date()
-        report, problems = core_licences.evaluate(entitlements, fleet.spec.variant.value, len(fleet.devices), day)
+        moment: dt.datetime | dt.date = clock.parse_time(at, "--at").date()
     else:
         moment = clock.parse_time(at, "--at") if at is not None else clock.now()
-        report, problems = core_licences.fleet_licences(entitlements, fleet, moment)
-    located = revision.locate(problems)
+    report, problems = core_licences.fleet_licences(entitlements, fleet, moment)
+    # D0.34: a licence file that does not even load (a malformed signature, a missing key) is refused as loudly
+    # as an altered one: it is reported and fails the command, never silently left out of the report
+    unreadable = [p for p in revision.problems if p.is_error and p.origin.file.startswith(LICENCES)]
+    located = [*unreadable, *revision.locate(problems)]
     errors = [p for p in located if p.is_error]
     if fmt == "json":
         body = {**licence_data(report), "problems": [p.as_dict() for p in located]}
         return Outcome(_json(body), FAILED if errors else OK)
     shown = licence_markdown(report) if fmt == "markdown" else licence_text(report)
+    shown += "".join(f"{file}: not counted: the file does not load (D0.34)\n"
+                     for file in sorted({p.origin.file for p in unreadable}))
     shown += "".join(f"{p}\n" for p in errors)
     return Outcome(shown, FAILED if errors else OK)
 

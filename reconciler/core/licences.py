@@ -11,14 +11,21 @@ The rules, by number:
 - D0.24–D0.29 the articles: what each grants, for how long, and for which variant (server and
   datacenter articles never mix with the other variant);
 - D0.30 a subscription runs 24 months from activation; a renewal extends the subscription (or the
-  renewal) it was activated under by 12 months, starting where that ends (D0.25);
+  renewal) of its own variant it was activated under by 12 months, starting where that ends (D0.25);
+  a trial is no subscription and is never extended; a renewal not yet activated is advised only
+  what can still succeed (activate it while the term it would extend holds);
 - D0.31 a key not activated within 24 months of purchase is invalid;
 - D0.32 after its term a licence is invalid; an expired subscription cannot be renewed, and a key
   cannot be activated twice (a second file with the same key is refused);
 - D0.33 a trial runs 45 days (and grants a subscription's routers and API use: our reading);
 - capacity on a date = the routers of the licences valid that date; more registered routers than
   that is an error; a licence whose end would leave too few is warned of 90, 30 and 7 days ahead;
-- D0.23 the API licence (checked by the daemon and `token create`).
+- D0.23 the API licence (checked by the daemon and `token create`);
+- D0.3 an approval for more than 5,000 routers counts only once given (`fleet_licences`, which has
+  the date).
+
+Terms end exclusively (`end`: the first day a licence no longer holds); every message and output
+names the last valid day instead (`last_day`).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from reconciler.core.fleets import Fleet, Located
 from reconciler.core.models.licences import LicenceFile, LicencesFile, LicenceTerms
 from reconciler.core.problems import Origin, Problem, error, warning
+from reconciler.core.validation import APPROVAL_ABOVE
 
 ACTIVATION_MONTHS = 24  # D0.31
 TRIAL_DAYS = 45  # D0.33
@@ -99,9 +107,14 @@ class Licence:
     purchased: dt.date
     activated: dt.date | None
     start: dt.date | None
-    end: dt.date | None  # exclusive: the first day it no longer holds
+    end: dt.date | None  # exclusive: the first day it no longer holds (shown as `last_day`)
     state: State
     reason: str = ""
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day it holds (D0.32: on `end` it is invalid already): what every output shows."""
+        return last_day(self.end)
 
 
 @dataclass(frozen=True)
@@ -112,8 +125,12 @@ class LicenceReport:
     capacity: int  # router licences valid on `at`
     registered: int
     api: bool  # a valid API (or trial) licence on `at` (D0.23)
-    api_until: dt.date | None
+    api_until: dt.date | None  # exclusive, like `Licence.end`
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def api_last_day(self) -> dt.date | None:
+        return last_day(self.api_until)
 
     @property
     def managed(self) -> bool:
@@ -132,6 +149,11 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def last_day(end: dt.date | None) -> dt.date | None:
+    """The last valid day of a term that ends (exclusively) on `end`."""
+    return end - dt.timedelta(days=1) if end is not None else None
 
 
 Judged = tuple["LicenceReport", list[Problem]]
@@ -176,7 +198,7 @@ def _judge(files: Sequence[Located], trusted: dict[str, Ed25519PublicKey], varia
            problems: list[Problem]) -> list[Licence]:
     seen: dict[str, str] = {}
     judged: list[Licence] = []
-    chain: list[Licence] = []  # valid subscription/renewal/trial terms so far, for renewals to extend
+    chain: list[Licence] = []  # the terms so far (subscriptions, renewals, trials), for renewals to extend
     ordered = sorted(files, key=lambda f: (_activated_sort(f.spec), f.origin.file))
     for located in ordered:
         assert isinstance(located.spec, LicenceFile)
@@ -275,25 +297,64 @@ def _term(located: Located, terms: LicenceTerms, article: Article | None, varian
           at: dt.date, problems: list[Problem]) -> Licence:
     assert article is not None
     if terms.activated is None:
-        deadline = add_months(terms.purchased, ACTIVATION_MONTHS)
-        return _licence(located, terms, article, variant, None, None, State.NOT_ACTIVATED,
-                        f"activate it before {deadline} (D0.31)")
+        reason = _activation_advice(terms, article, chain, at)
+        return _licence(located, terms, article, variant, None, None, State.NOT_ACTIVATED, reason)
     if article.role is Role.INSTALLATION:
         return _licence(located, terms, article, variant, terms.activated, None, State.VALID)
     start = terms.activated
     if article.role is Role.RENEWAL:
-        extended = [lic.end for lic in chain if lic.start is not None and lic.end is not None
-                    and lic.start <= terms.activated < lic.end]
+        extended = [lic.end for lic in _extendable(chain, article) if _holds(lic, terms.activated)]
         if not extended:
-            reason = (f"a renewal extends a valid subscription (D0.25), but none was valid when it was activated on "
-                      f"{terms.activated}: an expired subscription cannot be renewed (D0.32)")
+            reason = (f"a renewal extends a valid {article.variant} subscription (D0.25), but none was valid when "
+                      f"it was activated on {terms.activated} (a trial is not a subscription, D0.33): an expired "
+                      "subscription cannot be renewed (D0.32)")
             problems.append(error("licence-invalid", f"licence {terms.key}: {reason}",
                                   located.origin.child("licence", "activated")))
             return _licence(located, terms, article, variant, None, None, State.INVALID, reason)
-        start = max(extended)
+        start = max(end for end in extended if end is not None)
     end = add_months(start, article.months) if article.months else start + dt.timedelta(days=article.days)
     state = State.VALID if start <= at < end else State.NOT_YET if at < start else State.EXPIRED
     return _licence(located, terms, article, variant, start, end, state)
+
+
+def _extendable(chain: Iterable[Licence], renewal: Article) -> list[Licence]:
+    """D0.25/D0.30: what a renewal may extend: a subscription of its own variant, or a renewal of one (never a
+    trial, which grants a subscription's routers but is none)."""
+    return [lic for lic in chain if lic.role in (Role.SUBSCRIPTION, Role.RENEWAL)
+            and ARTICLES[lic.article].variant == renewal.variant]
+
+
+def _activation_advice(terms: LicenceTerms, article: Article, chain: Sequence[Licence], at: dt.date) -> str:
+    """When a key not yet activated can still be activated (D0.31), and for a renewal, whether now anything is
+    there to extend (D0.25): no advice that cannot succeed."""
+    deadline = add_months(terms.purchased, ACTIVATION_MONTHS)
+    by = f"activate it by {last_day(deadline)} (24 months after its purchase, D0.31)"
+    if article.role is not Role.RENEWAL:
+        return by
+    term_end = _continued_until(_extendable(chain, article), at)
+    if term_end is None:
+        ended = max((lic.end for lic in _extendable(chain, article) if lic.end is not None and lic.end <= at),
+                    default=None)
+        since = f" (the last one held until the end of {last_day(ended)})" if ended is not None else ""
+        return (f"cannot be activated now: no {article.variant} subscription is valid on {at} for it to extend"
+                f"{since}, and an expired one cannot be renewed (D0.25, D0.32); it can only extend a new "
+                f"subscription, and only if activated by {last_day(deadline)} (D0.31)")
+    if term_end < deadline:
+        return (f"activate it by {last_day(term_end)}, the last day of the subscription it extends: after that "
+                "there is nothing to renew (D0.25, D0.32)")
+    return by
+
+
+def _continued_until(licences: Iterable[Licence], day: dt.date) -> dt.date | None:
+    """The (exclusive) end of the licences holding on `day`, following those that continue them without a gap."""
+    candidates = [lic for lic in licences if lic.end is not None]
+    until: dt.date | None = None
+    current = day
+    while True:
+        ends = [lic.end for lic in candidates if _holds(lic, current) and lic.end is not None]
+        if not ends or (until is not None and max(ends) <= until):
+            return until
+        until = current = max(ends)
 
 
 def _holds(licence: Licence, day: dt.date) -> bool:
@@ -308,14 +369,7 @@ def _capacity(licences: Iterable[Licence], day: dt.date) -> int:
 
 def _api_until(licences: Sequence[Licence], day: dt.date) -> dt.date | None:
     """The end of the API licence (or trial) valid on `day`, following any that continue it."""
-    until: dt.date | None = None
-    current = day
-    while True:
-        ends = [lic.end for lic in licences if lic.role in (Role.API, Role.TRIAL) and _holds(lic, current)
-                and lic.end is not None]
-        if not ends or (until is not None and max(ends) <= until):
-            return until
-        until = current = max(ends)
+    return _continued_until((lic for lic in licences if lic.role in (Role.API, Role.TRIAL)), day)
 
 
 def _expiry_warnings(licences: Sequence[Licence], registered: int, at: dt.date) -> list[str]:
@@ -324,27 +378,39 @@ def _expiry_warnings(licences: Sequence[Licence], registered: int, at: dt.date) 
     for lic in licences:
         if lic.state is not State.VALID or lic.end is None:
             continue
-        days = (lic.end - at).days
+        days = (lic.end - at).days  # the days it still holds, `at` included
         threshold = next((limit for limit in sorted(WARN_DAYS) if days <= limit), None)
         if threshold is None:
             continue
         short = lic.role != Role.API.value and _capacity(licences, lic.end) < registered
         api_gap = lic.role in (Role.API.value, Role.TRIAL.value) and _api_until(licences, lic.end) is None
         if short or api_gap:
-            what = "the API licence (D0.23)" if api_gap and not short else \
-                f"capacity drops to {_capacity(licences, lic.end)} for {registered} routers"
-            notes.append(f"licence {lic.key} ({lic.name}) ends on {lic.end}, in {days} days (under {threshold}): "
-                         f"{what}")
+            what = "then no API licence is left (D0.23)" if api_gap and not short else \
+                f"then capacity drops to {_capacity(licences, lic.end)} for {registered} routers"
+            notes.append(f"licence {lic.key} ({lic.name}) is valid until the end of {lic.last_day}, {days} "
+                         f"day{'s' if days != 1 else ''} left (under {threshold}): {what}")
     return notes
 
 
-def fleet_licences(entitlements: Sequence[Located], fleet: Fleet, now: dt.datetime) -> Judged:
-    """The fleet's licences judged on the date it is `now` in the fleet's time zone (D0.35 included)."""
-    day = now.astimezone(ZoneInfo(fleet.spec.timezone)).date()
+def fleet_licences(entitlements: Sequence[Located], fleet: Fleet, now: dt.datetime | dt.date) -> Judged:
+    """The fleet's licences judged on the date it is `now` in the fleet's time zone (or on the day `now`), with
+    D0.35's support coverage and D0.3's approval."""
+    day = now.astimezone(ZoneInfo(fleet.spec.timezone)).date() if isinstance(now, dt.datetime) else now
     report, problems = evaluate(entitlements, fleet.spec.variant.value, len(fleet.devices), day)
     origin = next((f.origin for f in entitlements if isinstance(f.spec, LicencesFile)), Origin("licences"))
     problems += [warning("licence-support", note, origin) for note in support_coverage(fleet, report)]
-    return report, problems
+    return report, problems + approval_problems(fleet, day)
+
+
+def approval_problems(fleet: Fleet, day: dt.date) -> list[Problem]:
+    """D0.3: more than 5,000 routers need an approval given before: one dated after `day` is not one yet
+    (validation checks that one is recorded and covers the count; only the date needs "now")."""
+    approval = fleet.spec.approval
+    if approval is None or len(fleet.devices) <= APPROVAL_ABOVE or approval.approved_on <= day:
+        return []
+    return [error("approval-not-prior", f"{len(fleet.devices):,} devices: the approval {approval.reference} is "
+                  f"dated {approval.approved_on}, after {day}: registering more than {APPROVAL_ABOVE:,} routers "
+                  "needs a prior approval (D0.3)", Origin("fleet.yaml", ("approval", "approved_on")))]
 
 
 def sign(private_key: str, terms: LicenceTerms) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.core.licences import add_months
 from reconciler.core.models.support import Product, Renewal, SupportFile
@@ -50,6 +50,7 @@ class Term:
     end: dt.date  # exclusive
     plan: str
     fee_years: int = 0  # D4.6: upgrade fee for the lapse before it
+    renewal: int | None = None  # the index of the renewal (in the file) that made it
 
 
 def renew(expiry: dt.date, renewal: Renewal) -> Term:
@@ -66,11 +67,11 @@ def terms(product: Product) -> list[Term]:
     found = [Term(product.purchased, add_months(product.purchased, 12), "basic")]
     if product.plan_started is not None and product.plan_expires is not None:
         found.append(Term(product.plan_started, product.plan_expires, product.plan.value))
-        for renewal in sorted(product.renewals, key=lambda r: r.ordered):
+        for index, renewal in sorted(enumerate(product.renewals), key=lambda item: item[1].ordered):
             term = renew(found[-1].end, renewal)
-            found.append(Term(term.start, term.end, product.plan.value, term.fee_years))
+            found.append(Term(term.start, term.end, product.plan.value, term.fee_years, index))
     if product.end_of_support is not None:  # D4.8
-        found = [Term(t.start, min(t.end, product.end_of_support), t.plan, t.fee_years) for t in found
+        found = [replace(t, end=min(t.end, product.end_of_support)) for t in found
                  if t.start < product.end_of_support]
     return found
 
@@ -95,10 +96,12 @@ def support_problems(spec: SupportFile, origin: Origin, today: dt.date) -> list[
                 problems.append(warning("support-add-on", f"{product.name}: add-on {add_on.name} is sold until "
                                         f"{add_on.expires}, but ends with the product's plan on {end} (D4.7)",
                                         where.child("add_ons", number, "expires")))
-        for number, term in enumerate(t for t in all_terms if t.fee_years):
-            problems.append(warning("support-lapse", f"{product.name}: renewed {term.start} after more than "
-                                    f"{GRACE_DAYS} days of lapse: the term starts on the order date and an upgrade "
-                                    f"fee is due for {term.fee_years} year(s) (D4.6)", where.child("renewals", number)))
+        for term in all_terms:  # each lapse at the renewal that lapsed (in the file's order, not the terms')
+            if term.fee_years and term.renewal is not None:
+                problems.append(warning("support-lapse", f"{product.name}: renewed {term.start} after more than "
+                                        f"{GRACE_DAYS} days of lapse: the term starts on the order date and an "
+                                        f"upgrade fee is due for {term.fee_years} year(s) (D4.6)",
+                                        where.child("renewals", term.renewal)))
         if product.plan_started is not None and product.plan_expires is not None \
                 and product.plan_expires <= product.plan_started:
             problems.append(error("support-term", f"{product.name}: the plan expires before it starts",

@@ -14,8 +14,10 @@ from reconciler.core import licences
 from reconciler.core.fleets import Located
 from reconciler.core.licences import State, add_months, evaluate
 from reconciler.core.models import LicenceFile, LicencesFile, LicenceTerms
+from reconciler.core.presenting.licences import licence_data, licence_text
 from reconciler.core.problems import Origin
 from tests.conftest import build, small_fleet
+from tests.core.test_validation import scaled_fleet
 
 D = dt.date
 
@@ -113,7 +115,8 @@ def test_d0_27_d0_28_d0_29_data_center_articles() -> None:
     install = lic("LIC-DC-4", "10022803", D(2025, 6, 1))
     report, problems = judge(sub, renewal, api, install, at=D(2026, 6, 1), variant="datacenter", registered=1000)
     assert report.capacity == 1000 and report.api
-    assert [p.message.split(": ")[-1] for p in problems] == ["the API licence (D0.23)"]  # it ends in 30 days
+    # its last day is 30 June 2026: 30 days left counting 1 June
+    assert [p.message.split(": ")[-1] for p in problems] == ["then no API licence is left (D0.23)"]
     assert {item.key: item.end for item in report.licences}["LIC-DC-4"] is None  # an installation has no term
     report, _ = judge(sub, renewal, api, install, at=D(2027, 7, 1), variant="datacenter", registered=400)
     assert report.capacity == 500 and not report.api  # the renewal's 500; the API licence ended 1 July 2026
@@ -188,7 +191,8 @@ def test_an_ending_licence_is_warned_of_90_30_and_7_days_ahead(at: dt.date, thre
     if threshold is None:
         assert warnings == []
     else:
-        assert len(warnings) == 1 and f"(under {threshold})" in warnings[0] and "ends on 2027-02-01" in warnings[0]
+        assert len(warnings) == 1 and f"(under {threshold})" in warnings[0]
+        assert "is valid until the end of 2027-01-31" in warnings[0]
 
 
 def test_a_renewed_subscription_is_not_warned_of() -> None:
@@ -235,3 +239,104 @@ def test_d0_35_support_covers_the_newest_firmware_or_one_at_most_a_year_older_un
     expired, _ = judge(SUBSCRIPTION, at=D(2027, 3, 1))
     assert "supports no version (D0.35)" in licences.support_coverage(_fleet("2025-06-01", pin=False), expired)[0]
     assert licences.support_coverage(_fleet("2025-01-01", pin=True), evaluate([], "server", 3, D(2026, 6, 2))[0]) == []
+
+
+# --- renewals extend subscriptions only (D0.25, D0.30) ---------------------------------------------------------
+
+
+def test_d0_25_a_renewal_activated_while_only_a_trial_holds_extends_nothing() -> None:
+    """Trial from 1 November 2026 (last day 15 December); a renewal activated 10 November is invalid: it does not
+    grant 500 routers from 16 December 2026 to 15 December 2027."""
+    trial = lic("LIC-TRIAL-1", "trial", D(2026, 11, 1))
+    renewal = lic("LIC-REN-T", "10023611", D(2026, 11, 10))
+    report, problems = judge(trial, renewal, at=D(2026, 12, 1))
+    assert states(report) == {"LIC-TRIAL-1": State.VALID, "LIC-REN-T": State.INVALID}
+    assert report.capacity == 500  # the trial's alone
+    refusal = next(p for p in problems if p.code == "licence-invalid")
+    assert "a trial is not a subscription" in refusal.message and refusal.origin.path == ("licence", "activated")
+    assert judge(trial, renewal, at=D(2027, 1, 10), registered=0)[0].capacity == 0
+
+
+def test_d0_30_a_renewal_continues_the_subscription_not_a_trial_that_outlasts_it() -> None:
+    """Subscription until 31 January 2027; a trial from 20 January 2027 runs to 5 March. A renewal activated
+    25 January starts on 1 February (the subscription's end), not on 6 March, and its last day is 31 January 2028."""
+    trial = lic("LIC-TRIAL-2", "trial", D(2027, 1, 20))
+    renewal = lic("LIC-REN-S", "10023611", D(2027, 1, 25))
+    report, problems = judge(SUBSCRIPTION, trial, renewal, at=D(2027, 2, 15))
+    term = next(item for item in report.licences if item.key == "LIC-REN-S")
+    assert (term.start, term.last_day, term.state) == (D(2027, 2, 1), D(2028, 1, 31), State.VALID)
+    assert report.capacity == 1000  # the trial's 500 and the renewal's 500
+    assert [p.message.split(": ")[-1] for p in problems] == ["then no API licence is left (D0.23)"]  # the trial's
+    assert judge(SUBSCRIPTION, trial, renewal, at=D(2028, 1, 31))[0].capacity == 500
+    assert judge(SUBSCRIPTION, trial, renewal, at=D(2028, 2, 1), registered=0)[0].capacity == 0
+
+
+# --- the advice for a renewal not yet activated (D0.25, D0.31, D0.32) ------------------------------------------
+
+
+def reason(report: Any, key: str) -> str:
+    return next(item.reason for item in report.licences if item.key == key)
+
+
+def test_d0_25_a_renewal_must_be_activated_while_the_subscription_holds() -> None:
+    """Bought 1 June 2026 (activation possible until 31 May 2028), but the subscription's last day is 31 January
+    2027: activating later renews nothing, so the advice names 31 January 2027."""
+    waiting = lic("LIC-REN-W", "10023611", None, D(2026, 6, 1))
+    report, _ = judge(SUBSCRIPTION, waiting, at=D(2026, 12, 1))
+    assert states(report)["LIC-REN-W"] is State.NOT_ACTIVATED
+    assert reason(report, "LIC-REN-W").startswith("activate it by 2027-01-31, the last day of the subscription")
+
+
+def test_d0_31_the_activation_deadline_is_named_when_it_comes_first() -> None:
+    """Bought 10 January 2025: it must be activated by 9 January 2027, before the subscription ends."""
+    report, _ = judge(SUBSCRIPTION, lic("LIC-REN-E", "10023611", None, D(2025, 1, 10)), at=D(2026, 12, 1))
+    assert reason(report, "LIC-REN-E") == "activate it by 2027-01-09 (24 months after its purchase, D0.31)"
+
+
+def test_d0_25_a_queued_renewal_extends_how_long_another_may_be_activated() -> None:
+    """A first renewal (activated 1 December 2026) runs 1 February 2027 – 31 January 2028: a second may be
+    activated until 31 January 2028."""
+    first = lic("LIC-REN-1", "10023611", D(2026, 12, 1))
+    second = lic("LIC-REN-2", "10023611", None, D(2026, 12, 15))
+    report, _ = judge(SUBSCRIPTION, first, second, at=D(2027, 1, 10))
+    assert reason(report, "LIC-REN-2").startswith("activate it by 2028-01-31,")
+
+
+def test_d0_32_after_the_subscription_ended_no_activation_is_advised() -> None:
+    """On 1 March 2027 the subscription (last day 31 January) is over: the renewal cannot be activated now."""
+    waiting = lic("LIC-REN-W", "10023611", None, D(2026, 6, 1))
+    report, _ = judge(SUBSCRIPTION, waiting, at=D(2027, 3, 1), registered=0)
+    said = reason(report, "LIC-REN-W")
+    assert said.startswith("cannot be activated now: no server subscription is valid on 2027-03-01")
+    assert "(the last one held until the end of 2027-01-31)" in said and "activate it by" not in said
+
+
+# --- last valid days (D0.26, D0.32) ----------------------------------------------------------------------------
+
+
+def test_d0_32_outputs_name_the_last_valid_day_not_the_day_it_is_invalid() -> None:
+    """An API licence activated 15 March 2026 holds through 14 March 2027, and is invalid on 15 March."""
+    api = lic("LIC-API-1", "10023613", D(2026, 3, 15))
+    report, _ = judge(SUBSCRIPTION, api, at=D(2027, 3, 14))
+    assert report.api_last_day == D(2027, 3, 14) and not judge(SUBSCRIPTION, api, at=D(2027, 3, 15))[0].api
+    text = licence_text(report)
+    assert "API licence: valid until the end of 2027-03-14" in text and "2027-03-15" not in text
+    rows = {row["key"]: row for row in licence_data(report)["licences"]}
+    assert licence_data(report)["api_last_day"] == "2027-03-14" and rows["LIC-API-1"]["last_day"] == "2027-03-14"
+    assert rows["LIC-SUB-1"]["last_day"] == "2027-01-31" and "end" not in rows["LIC-SUB-1"]
+
+
+# --- D0.3: the approval above 5,000 routers must come first ----------------------------------------------------
+
+
+def test_d0_3_an_approval_dated_after_now_does_not_count_yet() -> None:
+    """5,001 routers, approval dated 2 March 2026: refused on 1 March (Berlin), fine from 2 March (Berlin), which
+    begins at 23:00 UTC on 1 March."""
+    built = build(scaled_fleet(5_001, "datacenter", approval=6_000))
+    assert built.fleet is not None, built.problems
+    _, problems = licences.fleet_licences([], built.fleet, dt.datetime(2026, 3, 1, 22, 59, tzinfo=dt.UTC))
+    assert codes(problems) == ["approval-not-prior"]
+    assert problems[0].origin.file == "fleet.yaml" and problems[0].origin.path == ("approval", "approved_on")
+    assert "the approval INSYS-REV-1 is dated 2026-03-02, after 2026-03-01" in problems[0].message
+    assert licences.fleet_licences([], built.fleet, dt.datetime(2026, 3, 1, 23, 0, tzinfo=dt.UTC))[1] == []
+    assert licences.fleet_licences([], built.fleet, D(2026, 3, 2))[1] == []

@@ -72,3 +72,15 @@ def test_d4_9_the_daemons_events_map_onto_the_monitoring_table() -> None:
     assert incident("licence capacity exceeded") == ("licence exceeded", "P3", "< 4 h")
     assert incident("channels exhausted") == ("channels exhausted", "P3", "< 4 h")
     assert incident("something else") is None
+
+
+def test_d4_6_the_lapse_warning_points_at_the_renewal_that_lapsed() -> None:
+    """Gold until 1 January 2027; renewed on time (1 December 2026, to 1 January 2028), then 200 days late
+    (19 July 2028): the warning is at the second renewal's line, even when the file lists it first."""
+    on_time, late = {"ordered": D(2026, 12, 1)}, {"ordered": D(2028, 7, 19)}
+    for renewals, index in (([on_time, late], 1), ([late, on_time], 0)):
+        gold = product(plan="gold", plan_started=D(2026, 1, 1), plan_expires=D(2027, 1, 1), renewals=renewals)
+        spec = SupportFile.model_validate({"products": [gold.model_dump()]})
+        found = support_problems(spec, Origin("services/support.yaml"), D(2028, 8, 1))
+        assert [p.code for p in found] == ["support-lapse"] and "renewed 2028-07-19" in found[0].message
+        assert found[0].origin.path == ("products", 0, "renewals", index)
