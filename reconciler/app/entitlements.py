@@ -112,12 +112,14 @@ def _yaml_text(data: object) -> bytes:
 
 def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: str) -> Outcome:
     revision = FleetLoader().load(path, rev)
-    if revision.build.fleet is None:
+    fleet = revision.build.fleet
+    if fleet is None:
         return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
     moment = clock.parse_time(at, "--at") if at is not None else clock.now()
     result, problems, notes = billing.rental_ledger(path, rev, revision, moment)
     located = revision.locate(problems)
-    window = _month(month) if month else None
+    zone = ZoneInfo(fleet.spec.timezone)
+    window = _month(month, zone) if month else None
     bill = billing.telephony_bill(path, rev, revision, *window) if window else None
     errors = [p for p in located if p.is_error]
     if fmt == "json":
@@ -131,7 +133,7 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
             if bill is not None else "no hosted telephony in this repository (services/ucaas.yaml)\n"
         ucaas = next((e.spec for e in revision.build.entitlements if isinstance(e.spec, UcaasFile)), None)
         if ucaas is not None:
-            share = telephony.yearly_availability(ucaas, window[0].year, window[1])
+            share = telephony.yearly_availability(ucaas, window[0].year, window[1], zone)
             verdict = "met" if share >= telephony.AVAILABILITY_TARGET else "MISSED"
             shown += (f"hosted telephony availability {window[0].year} up to {window[1]:%Y-%m-%d}: {share:.4%} "
                       f"(target 99.8 %, D3.9): {verdict}\n")
@@ -139,9 +141,11 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
     return Outcome(shown, FAILED if errors else OK)
 
 
-def _month(text: str) -> tuple[dt.datetime, dt.datetime]:
+def _month(text: str, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar month `text` in `zone` (the fleet's: the provider bills by its own calendar month, D3.5), from
+    its first midnight to the next month's; the core measures durations in UTC."""
     try:
-        start = dt.datetime.strptime(text, "%Y-%m").replace(tzinfo=dt.UTC)
+        start = dt.datetime.strptime(text, "%Y-%m").replace(tzinfo=zone)
     except ValueError:
         raise UsageError(f"--month: expected YYYY-MM, not {text!r}") from None
     following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
@@ -178,7 +182,7 @@ def windows(path: Path, rev: str | None, since: str | None, days: int, device: s
             lines.append(f"  {instance.name}: terminated {instance.terminated}, data handed over by "
                          f"{platform.handover_by(instance.terminated)}, then deleted (D2.10)")
     if month is not None:
-        first = _month(month)[0]
+        first = _month(month, dt.UTC)[0]  # only its year and month
         year, number = first.year, first.month
         for instance in paas.instances:
             result = platform.availability(paas, instance, year, number)

@@ -67,7 +67,8 @@ def monthly_windows(since: dt.datetime, until: dt.datetime, duration: dt.timedel
         year, month = year - 1, 12
     while True:
         day = first_tuesday(year, month)
-        start = dt.datetime(day.year, day.month, day.day, WINDOW_HOUR, tzinfo=BERLIN)
+        # in UTC from here: durations and notice periods are elapsed time, not wall-clock differences
+        start = dt.datetime(day.year, day.month, day.day, WINDOW_HOUR, tzinfo=BERLIN).astimezone(dt.UTC)
         if start >= until:
             return
         if start + duration > since:
@@ -101,9 +102,10 @@ class Availability:
 
 
 def availability(paas: PaasFile, instance: Instance, year: int, month: int) -> Availability:
-    """D2.8: 1 − counted downtime / (the month − planned maintenance)."""
-    start = dt.datetime(year, month, 1, tzinfo=BERLIN)
-    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=BERLIN)
+    """D2.8: 1 − counted downtime / (the month − planned maintenance). The month is Berlin's calendar month, its
+    length elapsed time (UTC): March has 743 hours, October 745."""
+    start = dt.datetime(year, month, 1, tzinfo=BERLIN).astimezone(dt.UTC)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=BERLIN).astimezone(dt.UTC)
     planned = _merge([(w.start, w.end) for w in windows(paas, start, end) if w.instance in (None, instance.name)],
                      start, end)
     counted = [(d.start, d.end) for d in instance.downtimes
@@ -116,7 +118,8 @@ def availability(paas: PaasFile, instance: Instance, year: int, month: int) -> A
 
 def _merge(spans: Sequence[tuple[dt.datetime, dt.datetime]], start: dt.datetime,
            end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    clipped = sorted((max(a, start), min(b, end)) for a, b in spans if b > start and a < end)
+    clipped = sorted((max(a, start).astimezone(dt.UTC), min(b, end).astimezone(dt.UTC))  # UTC: elapsed time
+                     for a, b in spans if b > start and a < end)
     merged: list[tuple[dt.datetime, dt.datetime]] = []
     for a, b in clipped:
         if merged and a <= merged[-1][1]:

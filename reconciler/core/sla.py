@@ -37,7 +37,9 @@ class Calendar:
     always: bool = False  # 24/7/365
 
     def intervals(self, since: dt.datetime) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-        """The business intervals from `since` on, in order (aware datetimes)."""
+        """The business intervals from `since` on, in order, in UTC: found in local wall-clock time, but measured
+        and added to as elapsed time (two times in one zone would subtract as wall clocks across a DST night)."""
+        since = since.astimezone(dt.UTC)
         if self.always:
             yield since, dt.datetime.max.replace(tzinfo=dt.UTC)
             return
@@ -46,7 +48,7 @@ class Calendar:
         for _ in range(3660):  # ten years of days: more than any deadline needs
             hours = self.holiday_hours if self.holiday(day) else self.weekly.get(day.weekday())
             if hours is not None:
-                start, end = _at(day, hours[0], zone), _at(day, hours[1], zone)
+                start, end = _at(day, hours[0], zone).astimezone(dt.UTC), _at(day, hours[1], zone).astimezone(dt.UTC)
                 if end > since:
                     yield max(start, since), end
             day += dt.timedelta(days=1)
@@ -59,11 +61,12 @@ def _at(day: dt.date, hour: int, zone: ZoneInfo) -> dt.datetime:
 
 
 def add_business_time(calendar: Calendar, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
-    """`duration` of open business time after `start` (the clock stops outside business hours)."""
+    """`duration` of open business time after `start` (the clock stops outside business hours), in the calendar's
+    zone."""
     left = duration
     for begin, end in calendar.intervals(start):
         if end - begin >= left:
-            return begin + left
+            return (begin + left).astimezone(ZoneInfo(calendar.zone))
         left -= end - begin
     raise ValueError("the calendar has no business time left")  # pragma: no cover - ten years of days
 
@@ -77,7 +80,7 @@ def end_of_business_day(calendar: Calendar, start: dt.datetime, days: int) -> dt
         if begin.astimezone(zone).date() > opened:  # each business day is one interval in these calendars
             counted += 1
             if counted == days:
-                return end
+                return end.astimezone(zone)
     raise ValueError("the calendar has no business days left")  # pragma: no cover
 
 

@@ -181,12 +181,16 @@ def licence_counts(spec: UcaasFile | None) -> dict[str, int]:
 
 def monthly_bill(versions: Sequence[tuple[dt.datetime, UcaasFile | None]], month_start: dt.datetime,
                  month_end: dt.datetime) -> dict[str, int]:
-    """D3.5: for each licence, the most made available at any time of the month (the version in effect
-    at its start and every version made during it)."""
-    in_effect = [spec for when, spec in versions if month_start <= when < month_end]
-    before = [(when, spec) for when, spec in versions if when < month_start]
-    if before:
-        in_effect.append(max(before, key=lambda item: item[0])[1])
+    """D3.5: for each licence, the most made available at any time of the month. `versions` come in commit
+    order: each is available from its time until the next one's, so the one in effect at the month's start and
+    every one made during it count, and one superseded in the same second never was available."""
+    in_effect = []
+    for index, (when, spec) in enumerate(versions):
+        until = versions[index + 1][0] if index + 1 < len(versions) else None
+        if until is not None and until <= when:
+            continue
+        if when < month_end and (until is None or until > month_start):
+            in_effect.append(spec)
     bill: dict[str, int] = {}
     for spec in in_effect:
         for licence, count in licence_counts(spec).items():
@@ -215,12 +219,13 @@ def site_link_problems(spec: UcaasFile, fleet_devices: Mapping[str, str], observ
 AVAILABILITY_TARGET = 0.998  # D3.9, per year
 
 
-def yearly_availability(spec: UcaasFile, year: int, until: dt.datetime | None = None) -> float:
-    """D3.9: the share of the year (up to `until`) the platform was available; maintenance announced as D3.8
-    promises is not counted as an outage."""
-    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
-    end = min(until, dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)) if until else dt.datetime(year + 1, 1, 1,
-                                                                                            tzinfo=dt.UTC)
+def yearly_availability(spec: UcaasFile, year: int, until: dt.datetime | None = None,
+                        zone: dt.tzinfo = dt.UTC) -> float:
+    """D3.9: the share of the calendar year in `zone` (up to `until`) the platform was available; maintenance
+    announced as D3.8 promises is not counted as an outage. Durations are elapsed time (UTC)."""
+    start = dt.datetime(year, 1, 1, tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=zone).astimezone(dt.UTC)
+    end = min(until.astimezone(dt.UTC), end) if until else end
     announced = [(w.start, w.start + w.duration) for w in spec.maintenance
                  if w.start - w.announced >= (sla.UCAAS_EMERGENCY_NOTICE if w.emergency else sla.UCAAS_NOTICE)]
     counted = 0.0

@@ -1,9 +1,12 @@
 """Billing from git history: the PBX rental ledger (D1) and the hosted-telephony bill (D3.5).
 
 Where it sits: `app.entitlements.costs` and `app.offline.validate` call `rental_ledger`; it reads
-the account and price lists of the revision, every committed version of the selections
-(`history`), and hands them to the core's ledger (`core.rentals`). A selection counts from the
-commit that made it (or its `effective:` time); uncommitted changes are named, not billed.
+the account and price lists of the revision, every committed version of the selections and of
+the account (`history`), and hands them to the core's ledger (`core.rentals`). A selection counts
+from the commit that made it (or its `effective:` time, which only a first version may set
+before its commit); the commit order on the branch decides which version is current;
+uncommitted changes are named, not billed. A history that removes, changes or moves bound
+credits is refused (D1.6).
 """
 
 from __future__ import annotations
@@ -36,7 +39,39 @@ def rental_ledger(path: Path, rev: str | None, revision: LoadedRevision, moment:
         return None, [error("rental-files", f"selections need {missing} (D1.3, D1.4)", Origin(selections[0]))], []
     versions, notes = _selection_versions(path, rev, revision, clone)
     result, problems = rentals.ledger(account.account, account.top_ups, prices.price_lists, versions, moment)
+    problems += rentals.bound_credit_problems(_account_versions(path, rev, revision, clone), account)
     return result, problems, notes
+
+
+def _in_commit_order(versions: list[history.FileVersion]) -> list[tuple[history.FileVersion, dt.datetime]]:
+    """Each version with the time it counts from. The commit order decides (D1.7, D1.12, D3.5): a commit stamped
+    earlier than the one before it on the branch (a clock off, a rebase) counts from that one's time, so the
+    timeline never runs backwards."""
+    found: list[tuple[history.FileVersion, dt.datetime]] = []
+    for version in versions:
+        found.append((version, max(version.committed_at, found[-1][1]) if found else version.committed_at))
+    return found
+
+
+def _account_versions(path: Path, rev: str | None, revision: LoadedRevision,
+                      clone: tuple[Path, str] | None) -> list[rentals.AccountVersion]:
+    """Every committed version of rentals/account.yaml (a version that does not load is skipped: validation of
+    its revision said so)."""
+    kind = kind_of(rentals.ACCOUNT)
+    assert kind is not None
+    found = []
+    for version in _history(path, rev, revision, clone, rentals.ACCOUNT):
+        spec = load_file(parse_yaml(version.path, version.data), kind).spec if version.data is not None else None
+        if version.data is None or isinstance(spec, AccountFile):
+            found.append(rentals.AccountVersion(version.commit, spec if isinstance(spec, AccountFile) else None))
+    return found
+
+
+def _history(path: Path, rev: str | None, revision: LoadedRevision, clone: tuple[Path, str] | None,
+             directory: str) -> list[history.FileVersion]:
+    if clone is not None:  # the daemon's bare clone: the history up to the revision it reconciles
+        return history.versions_in(clone[0], clone[1], directory, revision.source.revision or "HEAD")
+    return history.versions(path, directory, rev)
 
 
 def _selection_versions(path: Path, rev: str | None, revision: LoadedRevision,
@@ -45,11 +80,8 @@ def _selection_versions(path: Path, rev: str | None, revision: LoadedRevision,
     assert kind is not None
     found: list[rentals.SelectionVersion] = []
     names: dict[str, str] = {}
-    if clone is not None:  # the daemon's bare clone: the history up to the revision it reconciles
-        committed = history.versions_in(clone[0], clone[1], SELECTIONS, revision.source.revision or "HEAD")
-    else:
-        committed = history.versions(path, SELECTIONS, rev)
-    for version in committed:
+    committed = _history(path, rev, revision, clone, SELECTIONS)
+    for version, reached in _in_commit_order(committed):
         spec = None
         if version.data is not None:
             loaded = load_file(parse_yaml(version.path, version.data), kind)
@@ -57,9 +89,9 @@ def _selection_versions(path: Path, rev: str | None, revision: LoadedRevision,
                 continue  # a broken version in the past: validation of that revision said so
             spec = loaded.spec
             names[version.path] = spec.pbx
-        configured = spec.effective if spec is not None and spec.effective is not None else version.committed_at
+        configured = spec.effective if spec is not None and spec.effective is not None else reached
         pbx = names.get(version.path, Path(version.path).stem)
-        found.append(rentals.SelectionVersion(pbx, configured, spec, Origin(version.path), version.commit))
+        found.append(rentals.SelectionVersion(pbx, configured, spec, Origin(version.path), version.commit, reached))
     in_history = {version.path for version in committed}
     notes = []
     for located in revision.build.entitlements:  # never committed: counted only with an explicit `effective:`
@@ -86,10 +118,10 @@ def telephony_bill(path: Path, rev: str | None, revision: LoadedRevision, since:
     kind = kind_of(UCAAS)
     assert kind is not None
     versions: list[tuple[dt.datetime, UcaasFile | None]] = []
-    for version in history.versions(path, UCAAS, rev):
+    for version, reached in _in_commit_order(history.versions(path, UCAAS, rev)):
         spec = load_file(parse_yaml(UCAAS, version.data), kind).spec if version.data is not None else None
         if version.data is None or isinstance(spec, UcaasFile):
-            versions.append((version.committed_at, spec if isinstance(spec, UcaasFile) else None))
+            versions.append((reached, spec if isinstance(spec, UcaasFile) else None))
     if not versions:
         if current is None:
             return None

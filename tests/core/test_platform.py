@@ -127,3 +127,28 @@ def test_d2_9_a_backup_older_than_24_hours_is_warned() -> None:
     assert platform_problems(located, {}, backup + dt.timedelta(hours=24)) == []
     found = platform_problems(located, {}, backup + dt.timedelta(hours=24, minutes=1))
     assert [p.code for p in found] == ["paas-backup"] and "D2.9" in found[0].message
+
+
+def counted_minutes(year: int, month: int, seconds: int) -> Any:
+    """Critical provider downtime of `seconds` on the 10th, 10:00 UTC, outside any maintenance window."""
+    start = dt.datetime(year, month, 10, 10, tzinfo=UTC)
+    spec = PaasFile.model_validate({"instances": [{"name": "portal", "company": "acme", "downtimes": [
+        {"start": start, "end": start + dt.timedelta(seconds=seconds)}]}]})
+    return availability(spec, spec.instances[0], year, month)
+
+
+def test_d2_8_march_has_743_hours_so_222_minutes_miss_99_5_percent() -> None:
+    """March 2027 in Berlin is 743 h (DST from 28 March); less the 4 h window of 2 March: 739 h, whose 0.5 % is
+    221.7 min. 222 min miss the target (99.4993 %); counted as 744 h they would just meet it (exactly 99.5 %)."""
+    result = counted_minutes(2027, 3, 222 * 60)
+    assert result.planned_s == 4 * 3600
+    assert result.availability == pytest.approx(1 - 222 / (739 * 60)) and not result.met
+    assert counted_minutes(2027, 3, 221 * 60).met
+
+
+def test_d2_8_october_has_745_hours_so_222_3_minutes_still_meet_99_5_percent() -> None:
+    """October 2027 in Berlin is 745 h (DST ends 31 October); less the 4 h window of 5 October: 741 h, whose 0.5 %
+    is 13,338 s. Exactly that meets the target; counted as 744 h it would miss (99.4993 %)."""
+    result = counted_minutes(2027, 10, 13_338)
+    assert result.availability == pytest.approx(0.995) and result.met
+    assert not counted_minutes(2027, 10, 13_339).met

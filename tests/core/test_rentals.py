@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from reconciler.core.models.rentals import PriceList, SelectionFile, TopUp
+from reconciler.core.models.rentals import AccountFile, PriceList, SelectionFile, TopUp
 from reconciler.core.problems import Origin
-from reconciler.core.rentals import SECONDS_PER_MONTH, SelectionVersion, ledger
+from reconciler.core.rentals import SECONDS_PER_MONTH, AccountVersion, SelectionVersion, bound_credit_problems, ledger
 
 UTC = dt.UTC
 
@@ -137,3 +138,101 @@ def test_d1_6_one_balance_pays_every_pbx_of_the_account() -> None:
     result, _ = ledger("A", [top_up(100, t(1))], PRICES, versions, t(2))
     assert result.monthly == Fraction("46.28") and [rent.pbx for rent in result.rents] == ["pbx-ber", "pbx-ham"]
     assert result.consumed == Fraction("46.28") * 86_400 / SECONDS_PER_MONTH
+
+
+def version(configured: dt.datetime, *articles: tuple[str, int], committed: dt.datetime | None = None,
+            effective: dt.datetime | None = None, deleted: bool = False, commit: str = "c0ffee") -> SelectionVersion:
+    """A committed version of pbx-ber's selection (its `effective:` time, if any, is when it was configured)."""
+    body: dict[str, Any] = {"pbx": "pbx-ber", "articles": [{"article": a, "quantity": q} for a, q in articles]}
+    if effective is not None:
+        body["effective"] = effective
+    spec = None if deleted else SelectionFile.model_validate(body)
+    return SelectionVersion("pbx-ber", configured, spec, Origin("rentals/selections/pbx-ber.yaml"), commit,
+                            committed or configured)
+
+
+DAY = Fraction(86_400, SECONDS_PER_MONTH)  # one day in average months
+
+
+def test_d1_5_a_later_commit_keeping_an_old_effective_time_does_not_rebill_the_past() -> None:
+    """First committed 10 January with `effective:` 1 January (a backdated start: fine); a commit on 20 January adds
+    10 users but keeps `effective: 1 January`. 1–20 January stays at 26.28 a month, 20–30 January costs 46.28."""
+    first = version(t(1), ("01-00010-001", 1), committed=t(10), effective=t(1), commit="a" * 40)
+    second = version(t(1), ("01-00010-001", 1), ("01-00020-001", 10), committed=t(20), effective=t(1),
+                     commit="b" * 40)
+    result, problems = ledger("A", [top_up(1000, t(1))], PRICES, [first, second], t(30))
+    assert result.consumed == Fraction("26.28") * 19 * DAY + Fraction("46.28") * 10 * DAY  # 16.416 + 15.2153…
+    assert result.rents[0].configured_at == t(20) and result.monthly == Fraction("46.28")
+    assert [p.code for p in problems] == ["rental-effective"] and problems[0].origin.path == ("effective",)
+    assert "counts from its commit (D1.5, D1.8)" in problems[0].message and "bbbbbbbbbb" in problems[0].message
+
+
+def test_d1_8_an_effective_time_after_the_commit_still_schedules_the_change() -> None:
+    """Committed 10 January for 15 January: 10 UC users (20 a month) from the 15th, nothing before; no warning."""
+    later = version(t(15), ("01-00020-001", 10), committed=t(10), effective=t(15))
+    result, problems = ledger("A", [top_up(100, t(1))], PRICES, [version(t(1)), later], t(25))
+    assert result.consumed == 20 * 10 * DAY and problems == []
+
+
+def test_d1_7_a_selection_committed_and_deleted_in_the_same_second_never_ran() -> None:
+    """Created and deleted at 5 January 00:00:00 without credit: nothing is rented, so nothing 'cannot start'."""
+    created = version(t(5), ("01-00010-001", 1), commit="a" * 40)
+    deleted = version(t(5), deleted=True, commit="b" * 40)
+    result, problems = ledger("A", [], PRICES, [created, deleted], t(6))
+    assert problems == [] and result.rents == () and result.consumed == 0
+
+
+def test_d1_12_the_later_commit_wins_a_same_second_change() -> None:
+    """A hardware article replaced in the same second by the PBX licence alone: only the PBX licence is charged
+    (one day, 0.864), and the superseded version's refusal is not reported."""
+    wrong = version(t(5), ("01-00500-002", 1), commit="a" * 40)
+    fixed = version(t(5), ("01-00010-001", 1), commit="b" * 40)
+    result, problems = ledger("A", [top_up(100, t(1))], PRICES, [wrong, fixed], t(6))
+    assert problems == [] and result.rents[0].revision == "b" * 40 and result.consumed == Fraction("0.864")
+
+
+def test_elapsed_time_is_measured_in_utc_across_a_dst_change() -> None:
+    """March 2026 in Berlin (from 1 March 00:00 CET to 1 April 00:00 CEST) is 743 hours: at 26.28 a month,
+    0.036 an hour, 26.748 credits, not 744 hours' 26.784."""
+    berlin = ZoneInfo("Europe/Berlin")
+    result, _ = ledger("A", [top_up(1000, t(1))], PRICES, [version(t(1), ("01-00010-001", 1))],
+                       dt.datetime(2026, 4, 10, tzinfo=UTC))
+    march = (dt.datetime(2026, 3, 1, tzinfo=berlin), dt.datetime(2026, 4, 1, tzinfo=berlin))
+    assert result.consumed_between(*march) == Fraction("26.748")
+
+
+def account(name: str, *tops: tuple[str, Any, dt.datetime]) -> AccountFile:
+    return AccountFile.model_validate({"account": name, "top_ups": [
+        {"key": key, "credits": credits, "at": at} for key, credits, at in tops]})
+
+
+K1, K2 = ("ISC-KEY-0001", 100, t(1)), ("ISC-KEY-0002", 50, t(5))
+
+
+def test_d1_6_bound_credits_cannot_be_removed() -> None:
+    """Two keys committed; the current file dropped the second: an error naming it and the commit that bound it."""
+    history = [AccountVersion("1" * 40, account("NL-1", K1)), AccountVersion("2" * 40, account("NL-1", K1, K2))]
+    found = bound_credit_problems(history, account("NL-1", K1))
+    assert [p.code for p in found] == ["rental-credit-removed"]
+    assert found[0].message.startswith("activation key ISC-KEY-0002 (50 iSC at 2026-01-05T00:00:00+00:00, bound "
+                                       "by commit 2222222222) is no longer in the account")
+    assert bound_credit_problems(history, account("NL-1", K1, K2)) == []  # restored: fine
+
+
+def test_d1_6_bound_credits_cannot_be_changed_or_moved_to_another_account() -> None:
+    """Renaming the account would move both keys' credits; raising a bound key's credits rewrites it."""
+    history = [AccountVersion("1" * 40, account("NL-1", K1, K2))]
+    moved = bound_credit_problems(history, account("NL-2", K1, K2))
+    assert [p.code for p in moved] == ["rental-account-moved"] and moved[0].origin.path == ("account",)
+    assert "the credits of ISC-KEY-0001, ISC-KEY-0002 are bound to 'NL-1'" in moved[0].message
+    changed = bound_credit_problems(history, account("NL-1", K1, ("ISC-KEY-0002", 60, t(5))))
+    assert [p.code for p in changed] == ["rental-credit-changed"]
+    assert changed[0].origin.path == ("top_ups", 1, "credits")
+
+
+def test_d1_6_a_deleted_account_forfeits_its_credits_for_good() -> None:
+    """Account NL-1 deleted, then a new account: NL-2 may start afresh, but not with NL-1's key."""
+    history = [AccountVersion("1" * 40, account("NL-1", K1)), AccountVersion("2" * 40, None)]
+    assert bound_credit_problems(history, account("NL-2", K2)) == []
+    found = bound_credit_problems(history, account("NL-2", K1))
+    assert [p.code for p in found] == ["rental-credit-forfeited"] and found[0].origin.path == ("top_ups", 0, "key")

@@ -124,3 +124,12 @@ def test_d4_10_support_levels_and_channels() -> None:
     for plan in ("gold", "platinum"):
         assert "remote support" in CARE_SUPPORT[plan]["channels"]
         assert "L1 end users (optional)" in CARE_SUPPORT[plan]["levels"]
+
+
+def test_round_the_clock_deadlines_are_elapsed_time_across_the_autumn_dst_night() -> None:
+    """Premium critical (< 1 h, 24/7) opened 25 October 2026 at 02:30 CEST (00:30 UTC): due 02:30 CET (01:30 UTC),
+    the clock having gone back an hour, not 03:30 CET."""
+    opened = at(BERLIN, 2026, 10, 25, 2, 30)
+    result = due("premium", "P1", opened)
+    assert result.astimezone(dt.UTC) == dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
+    assert result.utcoffset() == dt.timedelta(hours=1) and (result.hour, result.minute) == (2, 30)
