@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reconciler.core.configs import parse_config
 from reconciler.core.models.telephony import UcaasFile
@@ -153,3 +154,27 @@ def test_d3_9_availability_is_99_8_percent_a_year_announced_maintenance_excluded
     with_window = UcaasFile.model_validate({**spec(0).model_dump(), "outages": [
         {"start": dt.datetime(2026, 6, 6, 22, tzinfo=UTC), "end": dt.datetime(2026, 6, 7, 0, tzinfo=UTC)}]})
     assert yearly_availability(with_window, 2026) == 1.0
+
+
+def test_d3_5_a_version_superseded_in_the_same_second_was_never_made_available() -> None:
+    """2 users from 20 February; on 10 March 00:00:00 two commits: 8 users, then 4. March bills 4, not 8."""
+    def version(users: int) -> UcaasFile:
+        people = [{"name": f"u{i}", "location": "hq", "packages": ["klar"]} for i in range(users)]
+        return UcaasFile.model_validate({"customers": [customer(users=people)]})
+
+    tenth = dt.datetime(2026, 3, 10, tzinfo=UTC)
+    history = [(dt.datetime(2026, 2, 20, tzinfo=UTC), version(2)), (tenth, version(8)), (tenth, version(4))]
+    march = monthly_bill(history, dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 4, 1, tzinfo=UTC))
+    assert march["klar"] == 4
+
+
+def test_d3_9_the_year_is_the_fleets_calendar_year() -> None:
+    """An hour's outage from 31 December 2026 23:00 UTC is New Year's first hour in Berlin: it counts for 2027
+    (8,760 hours: 1 − 1/8,760), not for 2026."""
+    berlin = ZoneInfo("Europe/Berlin")
+    start = dt.datetime(2026, 12, 31, 23, tzinfo=UTC)
+    spec = UcaasFile.model_validate({"customers": [customer()], "outages": [
+        {"start": start, "end": start + dt.timedelta(hours=1)}]})
+    assert yearly_availability(spec, 2026, zone=berlin) == 1.0
+    assert yearly_availability(spec, 2027, zone=berlin) == 1 - 1 / 8760
+    assert yearly_availability(spec, 2026) == 1 - 1 / 8760  # in UTC the hour is 2026's last
