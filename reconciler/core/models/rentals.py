@@ -66,5 +66,7 @@ class SelectionFile(Spec):
 
     pbx: Name
     effective: AwareDatetime | None = Field(
-        default=None, description="when this selection was configured (default: the time of the commit that made it)")
+        default=None, description="when this selection was configured (default: the time of the commit that made "
+        "it); only a file's first version may lie before its commit, a later one counts from its commit at the "
+        "earliest (what was charged stays charged)")
     articles: list[Selected] = []
