@@ -19,7 +19,7 @@ started = time.perf_counter()
 from pathlib import Path  # noqa: E402
 
 from reconciler import app  # noqa: E402
-from reconciler.app import live  # noqa: E402
+from reconciler.app import live, sessions  # noqa: E402
 from reconciler.shell.loading import FleetLoader  # noqa: E402
 
 imported = time.perf_counter()
@@ -64,8 +64,8 @@ def main() -> None:
     result: dict[str, object] = {"import_s": round(imported - started, 3)}
     begin = time.perf_counter()
     if args.op == "apply":
-        options = live.LiveOptions(simulator=args.simulator, data_dir=args.data_dir, credentials=args.credentials,
-                                   secrets_key=args.secrets_key, max_parallel=args.jobs, poll_interval=0.05)
+        options = sessions.LiveOptions(simulator=args.simulator, data_dir=args.data_dir, credentials=args.credentials,
+                                       secrets_key=args.secrets_key, max_parallel=args.jobs, poll_interval=0.05)
         outcome = live.apply(args.fleet, None, True, options)
         result["outcomes"] = _outcomes(outcome.output)
     elif args.op == "validate":

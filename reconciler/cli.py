@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler import __version__, app
-from reconciler.app import entitlements, live
+from reconciler.app import entitlements, live, sessions
 from reconciler.daemon import commands
 from reconciler.errors import ReconcilerError, UsageError
 from reconciler.simulator import command as simulator_command
@@ -118,7 +118,7 @@ def _add_audit(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--reset-anchor", action="store_true",
                          help="after restoring the store from a backup on purpose: anchor it anew (audited)")
     command.add_argument("--reason", metavar="TEXT", help="why the anchor is reset (goes into the audit log)")
-    command.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR")
+    command.add_argument("--data-dir", type=Path, default=sessions.DEFAULT_DATA_DIR, metavar="DIR")
 
 
 def _add_simulate(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -162,7 +162,7 @@ def _add_token(commands: argparse._SubParsersAction[_Parser]) -> None:
     revoke = actions.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
     for sub in (create, listing, revoke):
-        sub.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR")
+        sub.add_argument("--data-dir", type=Path, default=sessions.DEFAULT_DATA_DIR, metavar="DIR")
 
 
 def _add_licences(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -212,7 +212,7 @@ def _live(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group("reaching the routers")
     group.add_argument("--simulator", metavar="URL", help="send each router's traffic to URL/d/<serial> "
                        "(a `reconciler simulate` server) instead of its address")
-    group.add_argument("--data-dir", type=Path, default=live.DEFAULT_DATA_DIR, metavar="DIR",
+    group.add_argument("--data-dir", type=Path, default=sessions.DEFAULT_DATA_DIR, metavar="DIR",
                        help="where the store (journal, device state, audit log) lives (default: .reconciler)")
     group.add_argument("--credentials", type=Path, metavar="FILE",
                        help="operator-side credentials (YAML: default/groups/devices → username, password)")
@@ -229,10 +229,10 @@ def _live(command: argparse.ArgumentParser) -> None:
     group.add_argument("--retry-backoff", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # tests
 
 
-def _live_options(args: argparse.Namespace) -> live.LiveOptions:
+def _live_options(args: argparse.Namespace) -> sessions.LiveOptions:
     if args.max_parallel is not None and args.max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
-    return live.LiveOptions(args.simulator, args.data_dir, args.credentials, args.secrets_key, args.ca,
+    return sessions.LiveOptions(args.simulator, args.data_dir, args.credentials, args.secrets_key, args.ca,
                             args.insecure, args.max_parallel, args.connect_timeout, args.read_timeout,
                             args.poll_interval, args.retry_backoff)
 

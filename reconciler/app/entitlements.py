@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from reconciler.app.offline import FAILED, OK, Outcome, _json, _problems_outcome
+from reconciler.app.outcomes import FAILED, OK, Outcome, as_json, problems_outcome
 from reconciler.core import licences as core_licences
 from reconciler.core import platform, telephony
 from reconciler.core import sla as sla_core
@@ -40,7 +40,7 @@ def licences(path: Path, rev: str | None, at: str | None, fmt: str) -> Outcome:
     revision = FleetLoader().load(path, rev)
     fleet = revision.build.fleet
     if fleet is None:
-        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
+        return problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
     entitlements = revision.build.entitlements
     if at is not None and len(at) == len("2026-11-21"):  # a calendar date: judged as that day
         moment: dt.datetime | dt.date = clock.parse_time(at, "--at").date()
@@ -54,7 +54,7 @@ def licences(path: Path, rev: str | None, at: str | None, fmt: str) -> Outcome:
     errors = [p for p in located if p.is_error]
     if fmt == "json":
         body = {**licence_data(report), "problems": [p.as_dict() for p in located]}
-        return Outcome(_json(body), FAILED if errors else OK)
+        return Outcome(as_json(body), FAILED if errors else OK)
     shown = licence_markdown(report) if fmt == "markdown" else licence_text(report)
     shown += "".join(f"{file}: not counted: the file does not load (D0.34)\n"
                      for file in sorted({p.origin.file for p in unreadable}))
@@ -114,7 +114,7 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
     revision = FleetLoader().load(path, rev)
     fleet = revision.build.fleet
     if fleet is None:
-        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
+        return problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
     moment = clock.parse_time(at, "--at") if at is not None else clock.now()
     result, problems, notes = billing.rental_ledger(path, rev, revision, moment)
     located = revision.locate(problems)
@@ -125,7 +125,7 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
     if fmt == "json":
         body = {**(rental_data(result, window) if result else {}), "telephony": bill, "notes": notes,
                 "problems": [p.as_dict() for p in located]}
-        return Outcome(_json(body), FAILED if errors else OK)
+        return Outcome(as_json(body), FAILED if errors else OK)
     shown = rental_text(result, window) if result else "no PBX rentals in this repository (rentals/)\n"
     if window is not None:
         billed = ", ".join(f"{count} {licence}" for licence, count in bill.items()) if bill else "nothing"
@@ -160,7 +160,7 @@ def windows(path: Path, rev: str | None, since: str | None, days: int, device: s
     revision = FleetLoader().load(path, rev)
     fleet = revision.build.fleet
     if fleet is None:
-        return _problems_outcome([p for p in revision.problems if p.is_error], revision.label, "text")
+        return problems_outcome([p for p in revision.problems if p.is_error], revision.label, "text")
     paas = next((located.spec for located in revision.build.entitlements if isinstance(located.spec, PaasFile)), None)
     if paas is None:
         return Outcome("no hosted platform in this repository (services/paas.yaml)\n")

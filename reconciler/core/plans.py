@@ -46,12 +46,32 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PacketRef:
+    """An update packet at one content: what a packet action installs."""
+
+    name: str
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.digest}"
+
+    @classmethod
+    def parse(cls, text: str) -> PacketRef:
+        """From a saved plan's `name@digest`."""
+        name, _, digest = text.partition("@")
+        if not name or not digest:
+            raise ValueError(f"a packet target is name@digest, not {text!r}")
+        return cls(name, digest)
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     kind: ActionKind
     summary: str  # "firmware 10.4 -> 10.6"
     reason: str
-    target: str | None = None  # firmware version, packet name@digest
+    target: str | None = None  # the firmware version a firmware action installs
     changes: tuple[KeyChange, ...] = ()
+    packet: PacketRef | None = None  # the packet a packet action installs
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +151,7 @@ _STRIP_EVERY = 64
 def _without_keys(plan: DevicePlan) -> DevicePlan:
     if not any(action.changes for action in plan.actions):
         return plan
-    actions = tuple(Action(a.kind, a.summary, a.reason, a.target) for a in plan.actions)
+    actions = tuple(replace(a, changes=()) for a in plan.actions)
     return replace(plan, actions=actions)
 
 
@@ -228,7 +248,7 @@ def _packet_actions(desired: DesiredState, installed: Mapping[str, str] | None) 
         if current != digest:
             verb = "update" if current else "install"
             reason = "its content changed" if current else "not installed on the router"
-            actions.append(Action(ActionKind.PACKET, f"packet {name}: {verb}", reason, f"{name}@{digest}"))
+            actions.append(Action(ActionKind.PACKET, f"packet {name}: {verb}", reason, packet=PacketRef(name, digest)))
     return actions
 
 
@@ -274,7 +294,8 @@ def _device_data(plan: DevicePlan) -> dict[str, Any]:
 
 def _action_data(action: Action) -> dict[str, Any]:
     return {
-        "kind": action.kind.value, "summary": action.summary, "reason": action.reason, "target": action.target,
+        "kind": action.kind.value, "summary": action.summary, "reason": action.reason,
+        "target": str(action.packet) if action.packet is not None else action.target,
         "changes": [
             dict(zip(("key", "old", "new"), (c.key, *redact_change(c.key, c.old, c.new)), strict=True))
             for c in action.changes
@@ -303,4 +324,8 @@ def plan_from_data(data: Mapping[str, Any]) -> Plan:
 
 def _action_from(data: Mapping[str, Any]) -> Action:
     changes = tuple(KeyChange(c["key"], c.get("old"), c.get("new")) for c in data.get("changes", []))
-    return Action(ActionKind(data["kind"]), data["summary"], data.get("reason", ""), data.get("target"), changes)
+    kind, target = ActionKind(data["kind"]), data.get("target")
+    if kind is ActionKind.PACKET:
+        packet = PacketRef.parse(str(target)) if target else None
+        return Action(kind, data["summary"], data.get("reason", ""), None, changes, packet)
+    return Action(kind, data["summary"], data.get("reason", ""), target, changes)

@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reconciler.shell.applying import DeviceResult
+from reconciler.core.results import DeviceResult
 
-from .reconciling import Cycle, DaemonStatus
+from .status import Cycle, DaemonStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -1,109 +1,52 @@
 """The reconcile loop: fetch the branch, keep the last good revision, observe, plan, apply, repeat.
 
 Where it sits: `service` runs `Reconciler.run` until SIGTERM; the API reads `Reconciler.status`
-and calls `wake` (webhook: fetch now; `POST sync`: reconcile now). Each wake-up fetches the
-branch (`following`); a new head is loaded and validated; a head that fails validation is never
-used: the daemon is degraded and keeps reconciling the last good revision. A cycle observes every
-router, plans (the core), and hands the devices to apply to the rollout (`shell.rollouts`):
+(`status`) and calls `wake` (webhook: fetch now; `POST sync`: reconcile now). Each wake-up
+fetches the branch (`following`); a new head is loaded and judged (`app.verdicts`, the same
+verdict as `reconciler validate`); a head that fails is never used: the daemon is degraded and
+keeps reconciling the last good revision. Before each cycle that revision is judged again at the
+current time: one that stopped passing (a licence ran out) is not undone, but nothing more is
+applied until a commit fixes it. A cycle runs the reconcile use case (`app.reconciling`):
 
 - devices whose desired state changed since they were last converged are always applied;
 - devices that had converged to exactly this desired state and differ now have *drifted*: applied
   with `sync.self_heal`, otherwise only reported (API, metrics, log, drift history);
 - unreachable routers are recorded as such and retried sooner (backoff up to `sync.interval`).
 
-Cycles run on every new good revision, on every `sync.interval` of the fleet, and on request.
+This module keeps only the loop, its triggers, the backoff and the status. Cycles run on every
+new good revision, on every `sync.interval` of the fleet, and on request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-from reconciler.app.live import LiveOptions, Session, not_applied, session_for, works_for
+from reconciler.app.planning import plan_revision
+from reconciler.app.reconciling import ApplyRequest, left_out, observe_routers, run_apply
+from reconciler.app.sessions import LiveOptions, Session, session_for
+from reconciler.app.verdicts import History, Verdict, judge_again, judge_revision
+from reconciler.core.drift import classify_drift
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
-from reconciler.core.plans import DevicePlan, Plan, Status, plan_fleet
+from reconciler.core.plans import DevicePlan, Plan, Status
 from reconciler.core.problems import Problem
+from reconciler.core.results import DONE, DeviceOutcome, DeviceResult, FleetResult
 from reconciler.errors import ReconcilerError, SourceError
-from reconciler.shell import clock
-from reconciler.shell.applying import Context, DeviceResult, counts
-from reconciler.shell.applying import Outcome as ApplyOutcome
+from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
 from reconciler.shell.loading import FleetLoader, LoadedRevision
-from reconciler.shell.observing import observe_fleet
-from reconciler.shell.parallel import map_slices
 from reconciler.shell.rollouts import Rollout, SimpleRollout
 from reconciler.shell.sources import read_commit
 from reconciler.shell.store import DeviceState, Store
 
 from . import obligations
 from .following import Follower
-from .obligations import Incident
+from .status import Cycle, DaemonStatus, RouterStatus, router_statuses
 
 ACTOR = "reconciler-daemon"
 FIRST_RETRY_S = 5.0  # unreachable routers: the next cycle comes this soon, then twice as late each time
 log = logging.getLogger("reconciler.daemon")
-
-
-@dataclass
-class Cycle:
-    """What one reconcile cycle did (the API's `last_cycle`)."""
-
-    reason: str
-    revision: str
-    started_at: str
-    finished_at: str = ""
-    seconds: float = 0.0
-    plan: dict[str, int] = field(default_factory=dict)  # devices by plan status
-    outcomes: dict[str, int] = field(default_factory=dict)  # devices applied, by outcome
-    drifted: int = 0
-    interrupted: bool = False
-
-
-@dataclass
-class DaemonStatus:
-    """What the daemon knows now; the API and the metrics read it, only the reconciler writes it."""
-
-    source: str
-    desired: str | None = None  # the branch's head, as last fetched
-    last_good: str | None = None  # the newest commit that passed validation (what is reconciled)
-    applied: str | None = None  # the last good commit once a cycle left no reachable device behind
-    fetch_error: str | None = None
-    invalid: str | None = None  # why the head is not used (validation failed, or no fleet there)
-    problems: list[dict[str, Any]] = field(default_factory=list)  # the invalid head's problems
-    plan: Plan | None = None  # the last cycle's plan (per-device summaries, no key-by-key changes)
-    drift: dict[str, str] = field(default_factory=dict)  # device → what drifted, as of the last cycle
-    devices: dict[str, str] = field(default_factory=dict)  # device → its status after the last cycle
-    last_cycle: Cycle | None = None
-    cycles: int = 0
-    reconciling: bool = False
-    self_heal: bool = True
-    entitlements: list[str] = field(default_factory=list)  # licence and credit warnings (D0.24–D0.33, D1.11)
-    incidents: dict[str, Incident] = field(default_factory=dict)  # unreachable routers (D4.9)
-
-    @property
-    def degraded(self) -> str | None:
-        """Why the daemon is not following its branch as it should, or None."""
-        if self.invalid:
-            return self.invalid
-        return self.fetch_error
-
-    @property
-    def counts(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for status in self.devices.values():
-            found[status] = found.get(status, 0) + 1
-        return dict(sorted(found.items()))
-
-    @property
-    def state(self) -> str:
-        if self.degraded:
-            return "degraded"
-        return "ok" if self.last_good else "starting"
 
 
 class Reconciler:
@@ -113,13 +56,17 @@ class Reconciler:
                  rollout: Callable[[int], Rollout] | None = None, grace: float = 30.0,
                  on_request: Callable[[str, str, float], None] | None = None,
                  on_revision: Callable[[LoadedRevision], None] | None = None,
-                 on_cycle: Callable[[Cycle, Sequence[DeviceResult]], None] | None = None) -> None:
+                 on_cycle: Callable[[Cycle, Sequence[DeviceResult]], None] | None = None,
+                 clock: Clock = SYSTEM) -> None:
         self.follower = follower
         self.store = store
         self.options = options
+        self.clock = clock
         self.loader = FleetLoader()
         self.status = DaemonStatus(follower.source.label)
         self.good: LoadedRevision | None = None
+        self.verdict: Verdict | None = None  # the last good revision's, as last judged
+        self.grace = grace
         self._rollout = rollout or (lambda parallel: SimpleRollout(parallel, grace))
         self._on_request = on_request
         self._on_revision = on_revision
@@ -143,20 +90,19 @@ class Reconciler:
 
     async def run(self, stop: asyncio.Event, poll: float) -> None:
         """Reconcile until `stop` is set; then finish in-flight devices (within the grace) and return."""
-        loop = asyncio.get_running_loop()
         for closed in self.store.close_interrupted_runs():
             log.warning("run %d (%s) was left open by a process that ended: closed as interrupted; %d routers it "
                         "changed are in its audit row", closed.id, closed.kind, len(closed.devices))
         await asyncio.to_thread(self._restore_last_good)
-        next_sync = loop.time()
+        next_sync = self.clock.monotonic()
         while not stop.is_set():
             forced, self._forced = self._forced, None
             self._wake.clear()
             changed = await self._refresh()
-            if changed or forced or loop.time() >= next_sync:
-                await self._cycle("new revision" if changed else forced or "interval", stop)
-                next_sync = loop.time() + self._next_sync_delay()
-            await self._sleep(min(poll, max(0.0, next_sync - loop.time())), stop)
+            if changed or forced or self.clock.monotonic() >= next_sync:
+                await self.cycle("new revision" if changed else forced or "interval", stop)
+                next_sync = self.clock.monotonic() + self._next_sync_delay()
+            await self._sleep(min(poll, max(0.0, next_sync - self.clock.monotonic())), stop)
         await self.close()
 
     async def close(self) -> None:
@@ -165,9 +111,11 @@ class Reconciler:
             self._driver = None
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        """Until the time is up, a wake-up, or the stop."""
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()),
+                   asyncio.ensure_future(self.clock.sleep(seconds))]
         try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
@@ -189,8 +137,8 @@ class Reconciler:
         except ReconcilerError as exc:
             log.warning("the last good revision %s cannot be read again: %s", commit[:10], exc)
             return
-        if revision.ok:
-            self._accept(commit, revision)
+        if revision.ok:  # it passed once: judged again before each cycle, like any last good revision
+            self._accept(commit, revision, self._judge(commit, revision))
 
     async def _refresh(self) -> bool:
         """Fetch the branch; True if a new good revision is now the one to reconcile."""
@@ -208,18 +156,18 @@ class Reconciler:
         self._loaded = head
         try:
             revision = await asyncio.to_thread(self._load, head)
+            verdict = await asyncio.to_thread(self._judge, head, revision)
         except ReconcilerError as exc:
             self._reject(head, f"revision {head[:10]} cannot be loaded: {exc}", [])
             return False
-        if not revision.ok:
-            errors = [p for p in revision.problems if p.is_error]
-            self._reject(head, f"revision {head[:10]} fails validation ({len(errors)} errors); "
-                         f"keeping {(self.status.last_good or 'nothing')[:10]}", errors)
+        if not verdict.ok:
+            self._reject(head, f"revision {head[:10]} fails validation ({len(verdict.errors)} errors); "
+                         f"keeping {(self.status.last_good or 'nothing')[:10]}", verdict.errors)
             return False
         if head == self.status.last_good:
             self.status.invalid, self.status.problems = None, []
             return False
-        self._accept(head, revision)
+        self._accept(head, revision, verdict)
         self.follower.pin_last_good(head)
         log.info("new good revision %s", head[:10], extra={"revision": head})
         return True
@@ -227,8 +175,15 @@ class Reconciler:
     def _load(self, commit: str) -> LoadedRevision:
         return self.loader.load_files(read_commit(self.follower.path, commit, self.follower.source.subdirectory))
 
-    def _accept(self, commit: str, revision: LoadedRevision) -> None:
-        self.good = revision
+    def _history(self, commit: str) -> History:
+        return History(self.follower.path, commit, (self.follower.path, self.follower.source.subdirectory))
+
+    def _judge(self, commit: str, revision: LoadedRevision) -> Verdict:
+        """The verdict `reconciler validate` gives the commit now (rendered in this process: jobs=1)."""
+        return judge_revision(revision, self.clock.now(), self._history(commit), jobs=1)
+
+    def _accept(self, commit: str, revision: LoadedRevision, verdict: Verdict) -> None:
+        self.good, self.verdict = revision, verdict
         self.status.last_good = commit
         self.status.invalid, self.status.problems = None, []
         if self._on_revision is not None:
@@ -246,60 +201,79 @@ class Reconciler:
 
     # --- one cycle ------------------------------------------------------------------------------------------
 
-    async def _cycle(self, reason: str, stop: asyncio.Event) -> None:
-        revision, commit = self.good, self.status.last_good
-        if revision is None or commit is None:
-            return
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        cycle = Cycle(reason, commit, _now())
+    async def cycle(self, reason: str, stop: asyncio.Event) -> FleetResult | None:
+        """One cycle over the last good revision: judged again, observed, planned, applied if it may be."""
+        revision, commit, verdict = self.good, self.status.last_good, self.verdict
+        if revision is None or commit is None or verdict is None:
+            return None
+        started = self.clock.monotonic()
+        cycle = Cycle(reason, commit, _stamp(self.clock))
         self.status.reconciling = True
         try:
-            results = await self._reconcile(revision, commit, cycle, stop)
+            self.verdict = await asyncio.to_thread(judge_again, verdict, revision, self.clock.now(),
+                                                   self._history(commit))
+            self._note_lapse(commit, self.verdict)
+            result = await self._reconcile(revision, commit, cycle, stop, may_apply=self.verdict.ok)
         finally:
             self.status.reconciling = False
-        cycle.finished_at, cycle.seconds = _now(), round(loop.time() - started, 3)
+        cycle.finished_at, cycle.seconds = _stamp(self.clock), round(self.clock.monotonic() - started, 3)
         cycle.interrupted = stop.is_set()
         self.status.last_cycle = cycle
         self.status.cycles += 1
         log.info("cycle (%s) done in %.1fs: plan %s, applied %s, %d drifted", reason, cycle.seconds, cycle.plan,
                  cycle.outcomes or "nothing", cycle.drifted, extra={"revision": commit})
         if self._on_cycle is not None:
-            self._on_cycle(cycle, results)
+            self._on_cycle(cycle, result.results)
+        return result
 
-    async def _reconcile(self, revision: LoadedRevision, commit: str, cycle: Cycle,
-                         stop: asyncio.Event) -> list[DeviceResult]:
-        session = session_for(revision, self.store, self.options)
+    def _note_lapse(self, commit: str, verdict: Verdict) -> None:
+        """A last good revision that stopped passing (with time): say so once; nothing more is applied."""
+        lapsed = None if verdict.ok else (f"revision {commit[:10]} no longer passes validation: applying nothing "
+                                          f"until a commit fixes it ({verdict.reason()})")
+        if lapsed is not None and lapsed != self.status.lapsed:
+            log.error("%s", lapsed, extra={"revision": commit})
+        self.status.lapsed = lapsed
+
+    async def _reconcile(self, revision: LoadedRevision, commit: str, cycle: Cycle, stop: asyncio.Event,
+                         may_apply: bool) -> FleetResult:
+        session = session_for(revision, self.store, self.options, self.clock)
         driver = await self._driver_for(session.settings)
         states = self.store.device_states()  # read once: the steps below touch other columns or other devices
-        snapshot = await observe_fleet(session.fleet, session.targets(), driver, states, session.max_parallel)
-        plan = await asyncio.to_thread(
-            plan_fleet, session.fleet, revision.renderer(), snapshot, commit, dt.datetime.now(dt.UTC),
-            revision.content, functools.partial(map_slices, jobs=1), False)
+        snapshot = await observe_routers(session, driver, known=states)
+        plan = await asyncio.to_thread(plan_revision, revision, snapshot, self.clock.now(), jobs=1, keys=False)
         self.status.plan, self.status.self_heal = plan, session.fleet.spec.sync.self_heal
         self.snapshot = snapshot if self.keep_snapshot else None
         cycle.plan = dict(plan.counts)
         self._record_unreachable(plan)
         self._record_matching(plan, commit, states)
         pending = [d for d in plan.devices if d.status is Status.CHANGES]
-        drift = _drifted(pending, states)
+        drift = classify_drift(pending, {name: state.desired_hash for name, state in states.items()})
         self.status.drift, cycle.drifted = drift, len(drift)
         chosen = pending if self.status.self_heal else [d for d in pending if d.device not in drift]
         if drift:
-            self.store.record_drift(drift, commit, "corrected" if self.status.self_heal else "reported")
+            corrected = self.status.self_heal and may_apply
+            self.store.record_drift(drift, commit, "corrected" if corrected else "reported")
             for device, summary in sorted(drift.items()):
                 log.warning("drift: %s", summary, extra={"revision": commit, "device": device})
-        results = await self._apply(session, chosen, snapshot.by_serial(), commit, stop) if chosen else []
-        cycle.outcomes = counts(results)
-        self.status.devices = _statuses(plan, results)
+        result = FleetResult(())
+        if chosen and may_apply:
+            result = await self._apply(session, chosen, snapshot.by_serial(), commit, stop, driver)
+        cycle.outcomes = result.counts_by_name()
+        self.status.devices = router_statuses(plan, result.results)
         self._obligations(revision, commit)
-        self._settle(plan, results, commit, stop)
-        return results
+        self._settle(plan, result.results, commit, stop)
+        return result
+
+    async def _apply(self, session: Session, chosen: Sequence[DevicePlan], observed: Mapping[str, ObservedDevice],
+                     commit: str, stop: asyncio.Event, driver: IcomDriver) -> FleetResult:
+        request = ApplyRequest(chosen, "reconcile", ACTOR, observed=observed)
+        return await run_apply(session, request, driver, stop, _log_result(commit),
+                               self._rollout(session.max_parallel), self.grace)
 
     def _obligations(self, revision: LoadedRevision, commit: str) -> None:
         """Entitlement warnings and incidents after a cycle; a failure here never stops reconciling."""
-        now = clock.now()
-        offline = [name for name, status in self.status.devices.items() if status == "offline"]
+        now = self.clock.now()
+        offline = [name for name, status in self.status.devices.items() if status is RouterStatus.OFFLINE]
         try:
             clone = (self.follower.path, self.follower.source.subdirectory)
             self.status.entitlements, over = obligations.entitlement_notes(revision, clone, now)
@@ -317,7 +291,7 @@ class Reconciler:
         if self._driver is None or self._driver.settings != settings:
             if self._driver is not None:
                 await self._driver.close()
-            self._driver = IcomDriver(settings, self._tokens)
+            self._driver = IcomDriver(settings, self._tokens, self.clock)
         return self._driver
 
     def _record_matching(self, plan: Plan, commit: str, states: Mapping[str, DeviceState]) -> None:
@@ -329,68 +303,29 @@ class Reconciler:
             self.store.record_matching(matching, commit)
 
     def _record_unreachable(self, plan: Plan) -> None:
-        left_out = not_applied(plan)
-        for result in left_out:
-            if result.outcome is ApplyOutcome.UNREACHABLE:
-                serial = next(d.serial for d in plan.devices if d.device == result.device)
-                self.store.record_device(result.device, serial, result.outcome.value, result.detail)
-        reachable_failed = any(r.outcome is ApplyOutcome.UNREACHABLE for r in left_out)
-        self._retry = min(self._retry * 2, 3600.0) if reachable_failed and self._retry else (
-            FIRST_RETRY_S if reachable_failed else 0.0)
-
-    async def _apply(self, session: Session, chosen: Sequence[DevicePlan], observed: Mapping[str, ObservedDevice],
-                     commit: str, stop: asyncio.Event) -> list[DeviceResult]:
-        revision = session.revision
-        run_id = self.store.start_run("reconcile", ACTOR, commit, revision.content)
-        driver = await self._driver_for(session.settings)
-        context = Context(session.fleet, revision.renderer(), revision.source.files, driver, self.store,
-                          session.unsealer, run_id, commit, revision.content)
-        works = works_for(session, chosen, observed=observed)
-        results = await self._rollout(session.max_parallel).run(works, context, stop, _log_result(commit))
-        tally = counts(results)
-        self.store.finish_run(run_id, "interrupted" if stop.is_set() else "done", tally)
-        changed = [r.device for r in results if r.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.FAILED)]
-        self.store.audit(ACTOR, "reconcile", changed, commit, _summary(tally), run=run_id)
-        return results
+        serials = {d.device: d.serial for d in plan.devices}
+        unreachable = [r for r in left_out(plan) if r.outcome is DeviceOutcome.UNREACHABLE]
+        for result in unreachable:
+            self.store.record_device(result.device, serials[result.device], result.outcome.value, result.detail)
+        self._retry = min(self._retry * 2, 3600.0) if unreachable and self._retry else (
+            FIRST_RETRY_S if unreachable else 0.0)
 
     def _settle(self, plan: Plan, results: Sequence[DeviceResult], commit: str, stop: asyncio.Event) -> None:
         """The commit counts as applied once no reachable device is left with a change from it."""
-        done = {r.device for r in results if r.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.IN_SYNC)}
+        done = {r.device for r in results if r.outcome in DONE}
         left = [d for d in plan.devices if d.status in (Status.CHANGES, Status.INVALID, Status.BLOCKED)
                 and d.device not in done and d.device not in self.status.drift]
         if not left and not stop.is_set():
             self.status.applied = commit
 
 
-# after applying, a device's status is what the apply found, not what the plan expected
-_AFTER_APPLY = {ApplyOutcome.CONVERGED: "in-sync", ApplyOutcome.IN_SYNC: "in-sync", ApplyOutcome.FAILED: "failed",
-                ApplyOutcome.UNREACHABLE: "offline", ApplyOutcome.STALE: "changes",
-                ApplyOutcome.INTERRUPTED: "changes", ApplyOutcome.SKIPPED: "changes", ApplyOutcome.ALREADY: "in-sync"}
-
-
-def _statuses(plan: Plan, results: Sequence[DeviceResult]) -> dict[str, str]:
-    statuses = {d.device: d.status.value for d in plan.devices}
-    statuses.update({r.device: _AFTER_APPLY[r.outcome] for r in results})
-    return statuses
-
-
-def _drifted(pending: Sequence[DevicePlan], states: Mapping[str, DeviceState]) -> dict[str, str]:
-    """Devices last converged to exactly this desired state that differ now: their change is drift."""
-    return {d.device: "; ".join(a.summary for a in d.actions) or "differs" for d in pending
-            if (state := states.get(d.device)) is not None and state.desired_hash == d.desired_hash}
-
-
 def _log_result(commit: str) -> Callable[[DeviceResult], None]:
     def report(result: DeviceResult) -> None:
-        level = logging.INFO if result.outcome in (ApplyOutcome.CONVERGED, ApplyOutcome.IN_SYNC) else logging.WARNING
+        level = logging.INFO if result.outcome in DONE else logging.WARNING
         log.log(level, "%s: %s", result.outcome.value, result.detail, extra={"revision": commit,
                                                                              "device": result.device})
     return report
 
 
-def _summary(tally: Mapping[str, int]) -> str:
-    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items())) or "nothing"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+def _stamp(clock: Clock) -> str:
+    return clock.now().isoformat(timespec="seconds")

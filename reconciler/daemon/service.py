@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 from aiohttp import web
 
-from reconciler.app.live import LiveOptions
+from reconciler.app.sessions import LiveOptions
 from reconciler.shell import clock
 from reconciler.shell.loading import LoadedRevision
 from reconciler.shell.store import Store

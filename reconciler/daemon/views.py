@@ -15,7 +15,7 @@ from reconciler.core.fleets import Device, Fleet
 from reconciler.core.plans import DevicePlan, Plan
 from reconciler.shell.store import DeviceState
 
-from .reconciling import DaemonStatus
+from .status import DaemonStatus
 
 UNKNOWN = "unknown"  # a device no cycle has planned yet
 

@@ -10,8 +10,6 @@ which fetches it like any other commit).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import functools
 import logging
 import sys
 from pathlib import Path
@@ -19,11 +17,11 @@ from typing import TextIO
 
 import watchfiles
 
-from reconciler.core.plans import plan_fleet
+from reconciler.app.planning import plan_revision
+from reconciler.app.verdicts import History, judge_revision
 from reconciler.core.presenting.text import plan_text, problems_summary, problems_text
 from reconciler.errors import ReconcilerError
 from reconciler.shell.loading import FleetLoader
-from reconciler.shell.parallel import map_slices
 
 from .config import DaemonConfig
 from .reconciling import Reconciler
@@ -59,13 +57,12 @@ def _preview(loader: FleetLoader, root: Path, reconciler: Reconciler) -> str:
         revision = loader.load(root)
     except ReconcilerError as exc:
         return f"--- saved: cannot load the working tree: {exc}\n"
-    if not revision.ok:
-        errors = [p for p in revision.problems if p.is_error]
+    verdict = judge_revision(revision, reconciler.clock.now(), History(root), jobs=1)
+    if not verdict.ok:
         return "--- saved: not valid (nothing will be applied)\n" + "\n".join(
-            [*problems_text(errors), problems_summary(errors, revision.label, None)]) + "\n"
+            [*problems_text(verdict.errors), problems_summary(verdict.errors, revision.label, None)]) + "\n"
     snapshot = reconciler.snapshot
     if snapshot is None or revision.build.fleet is None:
         return "--- saved: valid; no observed state yet to plan against\n"
-    plan = plan_fleet(revision.build.fleet, revision.renderer(), snapshot, None, dt.datetime.now(dt.UTC),
-                      revision.content, functools.partial(map_slices, jobs=1))
+    plan = plan_revision(revision, snapshot, reconciler.clock.now(), jobs=1)
     return "--- saved: valid; commit to apply this plan\n" + plan_text(plan)

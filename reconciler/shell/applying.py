@@ -13,45 +13,26 @@ in flight a grace period, then records them as interrupted.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from reconciler.core.configs import config_hash
 from reconciler.core.fleets import Fleet, SourceFile
+from reconciler.core.models import ConfigMode
 from reconciler.core.observed import ObservedDevice
 from reconciler.core.packets import build_packet, configuration_entry, packet_entries
 from reconciler.core.plans import Action, ActionKind, DevicePlan, Rules, Status, plan_device
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
+from reconciler.core.results import DeviceOutcome, DeviceResult
 from reconciler.errors import DriverError, ReconcilerError, TemporaryError
+from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import Driver, FirmwareStep, PacketStep, Target
 from reconciler.shell.observing import observe_device
 from reconciler.shell.store import Store
 from reconciler.shell.targets import Unsealer
 
 REPLACE_PROFILE = "reconciler"  # the profile a configuration in replace mode is stored in, then activated
-
-
-class Outcome(StrEnum):
-    CONVERGED = "converged"  # applied and verified
-    FAILED = "failed"  # a step failed, or the verification found differences
-    UNREACHABLE = "unreachable"  # could not be reached (after retries): try again later
-    STALE = "stale"  # a saved plan: the router changed since the plan was made
-    ALREADY = "already-applied"  # a saved plan: converged in an earlier run of the same plan
-    IN_SYNC = "in-sync"  # nothing to do after all
-    SKIPPED = "skipped"  # not applied: blocked, invalid or offline in the plan
-    INTERRUPTED = "interrupted"  # stopped before it finished (or before it started)
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceResult:
-    device: str
-    outcome: Outcome
-    detail: str = ""
-    steps: tuple[str, ...] = ()
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +58,7 @@ class Context:
     run_id: int
     revision: str | None
     content: str | None
+    clock: Clock = SYSTEM
     rules: Rules = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,7 +76,7 @@ async def apply_all(works: Sequence[Work], context: Context, max_parallel: int, 
     async def one(work: Work) -> DeviceResult:
         async with gate:
             if stop.is_set():
-                result = DeviceResult(work.plan.device, Outcome.INTERRUPTED, "not started: the run was stopped")
+                result = DeviceResult(work.plan.device, DeviceOutcome.INTERRUPTED, "not started: the run was stopped")
             else:
                 result = await apply_device(work, context)
         if report is not None:
@@ -125,26 +107,26 @@ async def _until_done_or_stopped(tasks: set[asyncio.Future[DeviceResult]], stop:
 
 def _result_of(task: asyncio.Future[DeviceResult], work: Work, context: Context) -> DeviceResult:
     if task.cancelled():
-        context.store.record_step(context.run_id, work.plan.device, "device", Outcome.INTERRUPTED.value,
+        context.store.record_step(context.run_id, work.plan.device, "device", DeviceOutcome.INTERRUPTED.value,
                                   "cancelled after the grace period")
-        return DeviceResult(work.plan.device, Outcome.INTERRUPTED, "cancelled after the grace period")
+        return DeviceResult(work.plan.device, DeviceOutcome.INTERRUPTED, "cancelled after the grace period")
     return task.result()
 
 
 async def apply_device(work: Work, context: Context) -> DeviceResult:
     """Fetch, re-plan, run the steps, verify; the outcome is journaled and returned, never raised."""
-    started = time.monotonic()
+    started = context.clock.monotonic()
     steps: list[str] = []
     applied: DesiredState | None = None  # what the router now runs, once converged
     try:
         outcome, detail, applied = await _apply(work, context, steps)
     except TemporaryError as exc:
-        outcome, detail = (Outcome.FAILED if steps else Outcome.UNREACHABLE), _failure(steps, exc)
+        outcome, detail = (DeviceOutcome.FAILED if steps else DeviceOutcome.UNREACHABLE), _failure(steps, exc)
     except (DriverError, ReconcilerError) as exc:
-        outcome, detail = Outcome.FAILED, _failure(steps, exc)
+        outcome, detail = DeviceOutcome.FAILED, _failure(steps, exc)
     except Exception as exc:  # a bug must not stop the other devices
-        outcome, detail = Outcome.FAILED, _failure(steps, exc, internal=True)
-    result = DeviceResult(work.plan.device, outcome, detail, tuple(steps), time.monotonic() - started)
+        outcome, detail = DeviceOutcome.FAILED, _failure(steps, exc, internal=True)
+    result = DeviceResult(work.plan.device, outcome, detail, tuple(steps), context.clock.monotonic() - started)
     _record(result, work, context, applied)
     return result
 
@@ -155,7 +137,7 @@ def _failure(steps: Sequence[str], exc: BaseException, internal: bool = False) -
     return where + what
 
 
-async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[Outcome, str, DesiredState | None]:
+async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[DeviceOutcome, str, DesiredState | None]:
     ready = await _prepare(work, context)
     if isinstance(ready, tuple):
         return (*ready, None)
@@ -166,7 +148,7 @@ async def _apply(work: Work, context: Context, steps: list[str]) -> tuple[Outcom
         context.store.record_step(context.run_id, work.plan.device, steps[-1], "done", detail)
     steps.append("verify")
     outcome, detail = await _verify(work, ready.desired, context)
-    return outcome, detail, ready.desired if outcome is Outcome.CONVERGED else None
+    return outcome, detail, ready.desired if outcome is DeviceOutcome.CONVERGED else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,35 +160,34 @@ class _Ready:
     plan: DevicePlan
 
 
-async def _prepare(work: Work, context: Context) -> _Ready | tuple[Outcome, str]:
+async def _prepare(work: Work, context: Context) -> _Ready | tuple[DeviceOutcome, str]:
     """Render, fetch (unless just observed) and plan the device afresh; an outcome when there is nothing to run."""
     device = context.fleet.devices[work.plan.device]
     desired = context.renderer.render(device)
     if isinstance(desired, RenderFailure):
-        return Outcome.FAILED, desired.problem.message
+        return DeviceOutcome.FAILED, desired.problem.message
     if work.saved_observed_hash is not None and desired.input_hash != work.plan.desired_hash:
-        return Outcome.FAILED, "its desired state differs from the saved plan's: make a new plan"
+        return DeviceOutcome.FAILED, "its desired state differs from the saved plan's: make a new plan"
     observed = work.observed or await observe_device(context.fleet, work.target, context.driver,
-                                                     context.store.device_state(work.plan.device))
+                                                     context.store.device_state(work.plan.device), context.clock)
     if not observed.online:
-        return Outcome.UNREACHABLE, observed.unreachable or "unreachable"
+        return DeviceOutcome.UNREACHABLE, observed.unreachable or "unreachable"
     if work.saved_observed_hash is not None and observed.state_hash(context.rules.volatile) != work.saved_observed_hash:
-        return Outcome.STALE, "the router changed since the plan was made: make a new plan"
+        return DeviceOutcome.STALE, "the router changed since the plan was made: make a new plan"
     if observed.packets is None:  # no record of its packets: a router being changed gets them (again), so one exists
         observed = observed.model_copy(update={"packets": {}})
     plan = plan_device(device, desired, observed, context.rules)
     return _Ready(desired, observed, plan) if plan.status is Status.CHANGES else _nothing_to_run(plan)
 
 
-def _nothing_to_run(plan: DevicePlan) -> tuple[Outcome, str]:
+def _nothing_to_run(plan: DevicePlan) -> tuple[DeviceOutcome, str]:
     if plan.status is Status.IN_SYNC:
-        return Outcome.IN_SYNC, "nothing to do"
-    return Outcome.SKIPPED, "; ".join(plan.notes) or plan.status.value
+        return DeviceOutcome.IN_SYNC, "nothing to do"
+    return DeviceOutcome.SKIPPED, "; ".join(plan.notes) or plan.status.value
 
 
 def _step_name(action: Action) -> str:
-    return f"packet {action.target.split('@')[0]}" if action.kind is ActionKind.PACKET and action.target else \
-        action.kind.value
+    return f"packet {action.packet.name}" if action.packet is not None else action.kind.value
 
 
 async def _run_step(action: Action, work: Work, desired: DesiredState, context: Context,
@@ -220,8 +201,8 @@ async def _run_step(action: Action, work: Work, desired: DesiredState, context: 
 
 
 async def _install_packet(action: Action, work: Work, context: Context, observed: ObservedDevice) -> str:
-    assert action.target is not None
-    name, digest = action.target.split("@", 1)
+    assert action.packet is not None
+    name, digest = action.packet.name, action.packet.digest
     packet = context.fleet.packets[name]
     data = build_packet(packet_entries(packet, context.files))
     detail = await context.driver.apply(work.target, PacketStep(name, data))
@@ -238,23 +219,23 @@ def _store_packets(context: Context, device: str) -> Mapping[str, str] | None:
 async def _configure(work: Work, desired: DesiredState, context: Context) -> str:
     text = context.unsealer.substitute(desired.config_text or "")
     data = build_packet([configuration_entry(text, work.plan.device, context.revision)])
-    if desired.config_mode.value == "replace":
+    if desired.config_mode is ConfigMode.REPLACE:
         step = PacketStep("configuration", data, "store", REPLACE_PROFILE, activate=True)
     else:
         step = PacketStep("configuration", data, "apply")
     return await context.driver.apply(work.target, step)
 
 
-async def _verify(work: Work, desired: DesiredState, context: Context) -> tuple[Outcome, str]:
+async def _verify(work: Work, desired: DesiredState, context: Context) -> tuple[DeviceOutcome, str]:
     known = context.store.device_state(work.plan.device)
-    observed = await observe_device(context.fleet, work.target, context.driver, known)
+    observed = await observe_device(context.fleet, work.target, context.driver, known, context.clock)
     if not observed.online:
-        return Outcome.FAILED, f"verify: unreachable after the changes ({observed.unreachable})"
+        return DeviceOutcome.FAILED, f"verify: unreachable after the changes ({observed.unreachable})"
     device = context.fleet.devices[work.plan.device]
     plan = plan_device(device, desired, observed, context.rules)
     if plan.actions:
-        return Outcome.FAILED, "verify: " + "; ".join(action.summary for action in plan.actions)
-    return Outcome.CONVERGED, "applied and verified"
+        return DeviceOutcome.FAILED, "verify: " + "; ".join(action.summary for action in plan.actions)
+    return DeviceOutcome.CONVERGED, "applied and verified"
 
 
 def _record(result: DeviceResult, work: Work, context: Context, desired: DesiredState | None) -> None:
@@ -266,13 +247,6 @@ def _record(result: DeviceResult, work: Work, context: Context, desired: Desired
         applied = {"revision": context.revision, "content": context.content, "desired_hash": desired.input_hash,
                    "config_hash": config_hash(desired.parsed().values), "firmware": desired.firmware,
                    "packets": {**packets, **dict(desired.packets)}}
-    reached = result.outcome not in (Outcome.UNREACHABLE, Outcome.INTERRUPTED)
+    reached = result.outcome not in (DeviceOutcome.UNREACHABLE, DeviceOutcome.INTERRUPTED)
     store.record_device(result.device, work.target.serial, result.outcome.value, result.detail, applied=applied,
                         seen=reached)
-
-
-def counts(results: Sequence[DeviceResult]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for result in results:
-        found[result.outcome.value] = found.get(result.outcome.value, 0) + 1
-    return found

@@ -1,26 +1,92 @@
-"""The clock: the one place the application asks what time it is.
+"""The clock: the one place that asks what time it is, or waits.
 
-Where it sits: commands that judge something against a date (licences, costs, windows) call
-`now()` and hand the result to the core, which never reads a clock itself. `RECONCILER_NOW`
-(an ISO 8601 time, e.g. `2026-11-21T10:00:00+01:00`) pins it: for tests, and to ask "what would
-validation say on that day" in CI.
+Where it sits: everything outside the core that needs the time (plans, observation, the store,
+the driver's retries and reboot waits, the daemon's loop) is handed a `Clock` and asks it; the
+core takes `now` as an argument and never reads a clock itself. `SystemClock` is the real one:
+`RECONCILER_NOW` (an ISO 8601 time, e.g. `2026-11-21T10:00:00+01:00`) pins its `now()`, for tests
+and to ask "what would validation say on that day" in CI; `monotonic()` and `sleep()` stay real.
+`VirtualClock` is for fast tests: its sleeps return at once and move its time forward, so retries,
+backoff and the daemon's cycle run in microseconds and their waits can be read back (`slept`).
+The simulator keeps its own clock: it is the routers' side.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
+import time
+from typing import Protocol
 
 from reconciler.errors import UsageError
 
 ENVIRONMENT = "RECONCILER_NOW"
 
 
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current time, aware (UTC)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: for deadlines and durations."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait this long (or, on a virtual clock, move time forward by it)."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock; `RECONCILER_NOW` pins `now()`."""
+
+    def now(self) -> dt.datetime:
+        pinned = os.environ.get(ENVIRONMENT)
+        if not pinned:
+            return dt.datetime.now(dt.UTC)
+        return parse_time(pinned, ENVIRONMENT)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class VirtualClock:
+    """A clock for tests: starts at `start`; `sleep` yields once and moves time forward instead of waiting.
+
+    Concurrent sleepers each move it to the end of their own wait (never back), as if they had slept
+    side by side. `slept` lists every wait asked for, in order.
+    """
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self._start = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        self._elapsed = 0.0
+        self.slept: list[float] = []
+
+    def now(self) -> dt.datetime:
+        return self._start + dt.timedelta(seconds=self._elapsed)
+
+    def monotonic(self) -> float:
+        return self._elapsed
+
+    def advance(self, seconds: float) -> None:
+        self._elapsed += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        wake = self._elapsed + max(0.0, seconds)
+        self.slept.append(seconds)
+        await asyncio.sleep(0)
+        self._elapsed = max(self._elapsed, wake)
+
+
+SYSTEM = SystemClock()
+
+
 def now() -> dt.datetime:
-    pinned = os.environ.get(ENVIRONMENT)
-    if not pinned:
-        return dt.datetime.now(dt.UTC)
-    return parse_time(pinned, ENVIRONMENT)
+    """The system clock's now (for the commands' entry points; pass a `Clock` further in)."""
+    return SYSTEM.now()
 
 
 def parse_time(text: str, what: str) -> dt.datetime:

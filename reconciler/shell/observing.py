@@ -19,6 +19,7 @@ from reconciler.core.configs import parse_config
 from reconciler.core.fleets import Fleet
 from reconciler.core.observed import FORMAT, ObservedDevice, ObservedSnapshot
 from reconciler.errors import DriverError
+from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import Driver, Target
 from reconciler.shell.store import DeviceState
 
@@ -27,14 +28,14 @@ Progress = Callable[[str, str], None]  # (device, what happened)
 
 async def observe_fleet(fleet: Fleet, targets: Mapping[str, Target], driver: Driver,
                         known: Mapping[str, DeviceState], max_parallel: int,
-                        progress: Progress | None = None) -> ObservedSnapshot:
+                        progress: Progress | None = None, clock: Clock = SYSTEM) -> ObservedSnapshot:
     """A snapshot of every device of the fleet, fetched at most `max_parallel` at a time."""
-    taken_at = dt.datetime.now(dt.UTC)
+    taken_at = clock.now()
     gate = asyncio.Semaphore(max_parallel)
 
     async def one(name: str) -> ObservedDevice:
         async with gate:
-            observed = await observe_device(fleet, targets[name], driver, known.get(name))
+            observed = await observe_device(fleet, targets[name], driver, known.get(name), clock)
         if progress is not None:
             progress(name, "online" if observed.online else "offline")
         return observed
@@ -43,7 +44,8 @@ async def observe_fleet(fleet: Fleet, targets: Mapping[str, Target], driver: Dri
     return ObservedSnapshot(format=FORMAT, taken_at=taken_at, devices=list(devices))
 
 
-async def observe_device(fleet: Fleet, target: Target, driver: Driver, known: DeviceState | None) -> ObservedDevice:
+async def observe_device(fleet: Fleet, target: Target, driver: Driver, known: DeviceState | None,
+                         clock: Clock = SYSTEM) -> ObservedDevice:
     packets = dict(known.packets) if known is not None and known.packets is not None else None
     try:
         reading = await driver.fetch(target)
@@ -55,4 +57,4 @@ async def observe_device(fleet: Fleet, target: Target, driver: Driver, known: De
     # each instead of one per router keeps a 20,000-router snapshot about 100 MB smaller.
     config = {intern(key): value for key, value in parse_config(reading.configuration).values.items()}
     return ObservedDevice(serial=reading.serial, name=target.name, model=reading.model, firmware=reading.firmware,
-                          online=True, last_seen=dt.datetime.now(dt.UTC), packets=packets, config=config)
+                          online=True, last_seen=clock.now(), packets=packets, config=config)

@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from reconciler.core.results import DeviceOutcome, DeviceResult
 from reconciler.core.secrets import redact
-from reconciler.shell.applying import DeviceResult, Outcome
 
-_STYLE = {Outcome.CONVERGED: "green", Outcome.IN_SYNC: "green", Outcome.ALREADY: "green",
-          Outcome.FAILED: "red", Outcome.UNREACHABLE: "yellow", Outcome.STALE: "yellow",
-          Outcome.SKIPPED: "dim", Outcome.INTERRUPTED: "magenta"}
+_STYLE = {DeviceOutcome.CONVERGED: "green", DeviceOutcome.IN_SYNC: "green", DeviceOutcome.ALREADY: "green",
+          DeviceOutcome.FAILED: "red", DeviceOutcome.UNREACHABLE: "yellow", DeviceOutcome.STALE: "yellow",
+          DeviceOutcome.SKIPPED: "dim", DeviceOutcome.INTERRUPTED: "magenta"}
 
 
 class Reporter:
@@ -64,7 +64,7 @@ class Reporter:
 
     def table(self, results: Sequence[DeviceResult]) -> str:
         """The per-device outcomes, as a rich table on a terminal and as aligned text otherwise."""
-        ordered = sorted(results, key=lambda r: (r.outcome is Outcome.CONVERGED, r.device))
+        ordered = sorted(results, key=lambda r: (r.outcome is DeviceOutcome.CONVERGED, r.device))
         if not self.interactive:
             width = max([len(r.device) for r in ordered] + [6])
             lines = [f"{'device':<{width}}  {'outcome':<15}  seconds  detail"]

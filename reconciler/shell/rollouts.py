@@ -1,10 +1,11 @@
 """Rollouts: how the daemon sends a set of device changes out.
 
-Where it sits: `daemon.reconciling` hands every cycle's work to a `Rollout`; it runs the devices
-through `applying.apply_all` and returns their outcomes. `SimpleRollout` is what the daemon uses
-today: every device at once, at most `max_parallel` at a time. The wave, threshold and window
-engine of DESIGN §4 (canaries, failure thresholds that pause or abort, maintenance windows) is
-another implementation of the same protocol, so the daemon does not change when it comes.
+Where it sits: the reconcile use case (`app.reconciling.run_apply`, for the CLI and the daemon)
+hands a run's devices to a `Rollout`; it runs them through `applying.apply_all` and returns their
+outcomes. `SimpleRollout` is what the daemon uses
+today: every device at once, at most `max_parallel` at a time. A staged engine (waves, canaries,
+failure thresholds, maintenance windows) is another implementation of the same protocol, handed
+to `app.reconciling.run_apply`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.shell.applying import Context, DeviceResult, Report, Work, apply_all
+from reconciler.core.results import DeviceResult
+from reconciler.shell.applying import Context, Report, Work, apply_all
 
 
 class Rollout(Protocol):

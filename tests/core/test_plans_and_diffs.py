@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reconciler.core.changes import ChangeKind, RevisionDiff, diff_revisions
 from reconciler.core.diffs import KeyChange
 from reconciler.core.observed import ObservedSnapshot
-from reconciler.core.plans import ActionKind, Plan, Status, plan_fleet, plan_from_data, plan_to_data
+from reconciler.core.plans import ActionKind, PacketRef, Plan, Status, plan_fleet, plan_from_data, plan_to_data
 from reconciler.core.presenting.markdown import diff_markdown, plan_markdown
 from reconciler.core.presenting.text import plan_text
 from reconciler.core.rendering import DesiredState, Renderer
@@ -106,7 +106,7 @@ def test_actions_come_in_order_firmware_then_packet_then_configuration() -> None
     assert firmware.summary == "firmware 10.4 -> 10.6"
     assert firmware.target == "10.6"
     assert packet.summary == "packet p1: install"
-    assert packet.target == f"p1@{dict(desired(r, 'ber-r01').packets)['p1']}"
+    assert packet.packet == PacketRef("p1", dict(desired(r, 'ber-r01').packets)['p1'])
     assert configuration.changes == (KeyChange("interfaces.net1.vlan_id", "11", "10"),)
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +20,9 @@ from typing import Any
 import aiohttp
 
 from reconciler.errors import DriverError, PermanentError, TemporaryError
+from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import FirmwareStep, PacketStep, Reading, Step, Target
+from reconciler.shell.retrying import Backoff, with_retries
 
 API = "/api/v2_0"
 _TRANSIENT = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
@@ -49,11 +49,13 @@ class DriverSettings:
 class IcomDriver:
     """A `Driver` for icom OS routers. Create it inside the event loop that uses it."""
 
-    def __init__(self, settings: DriverSettings | None = None, tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, settings: DriverSettings | None = None, tokens: dict[str, str] | None = None,
+                 clock: Clock = SYSTEM) -> None:
         self.settings = settings or DriverSettings()
+        self.clock = clock
         self._tokens = tokens if tokens is not None else {}  # serial → bearer token (may be shared: see Session)
         self._session: aiohttp.ClientSession | None = None
-        self._random = random.Random()  # noqa: S311 - jitter for retries, not cryptography
+        self._backoff = Backoff(self.settings.backoff, self.settings.backoff_cap)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -79,9 +81,9 @@ class IcomDriver:
         body = {"type": "icom_os", "name": version, "issue_reset": True}
         await self._json(target, "PUT", "/firmware", body)
         self._tokens.pop(target.serial, None)  # a reboot ends every session
-        deadline = time.monotonic() + self.settings.reboot_timeout
-        while time.monotonic() < deadline:
-            await asyncio.sleep(self.settings.poll_interval)
+        deadline = self.clock.monotonic() + self.settings.reboot_timeout
+        while self.clock.monotonic() < deadline:
+            await self.clock.sleep(self.settings.poll_interval)
             running = await self._running_version(target)
             if running == version:
                 return f"firmware {version} running after the reboot"
@@ -143,20 +145,8 @@ class IcomDriver:
     async def _request(self, target: Target, method: str, path: str, body: Any, form: Any,
                        retries: int | None) -> str:
         attempts = 1 + (self.settings.retries if retries is None else retries)
-        for attempt in range(attempts):
-            try:
-                return await self._authorized(target, method, path, body, form)
-            except TemporaryError as exc:
-                if attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(self._backoff(attempt, exc.delay))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int, delay: float | None) -> float:
-        if delay is not None:
-            return min(delay, self.settings.backoff_cap)
-        base: float = min(self.settings.backoff * 2.0**attempt, self.settings.backoff_cap)
-        return base * self._random.uniform(0.5, 1.5)
+        return await with_retries(lambda: self._authorized(target, method, path, body, form), attempts,
+                                  self._backoff, self.clock)
 
     async def _authorized(self, target: Target, method: str, path: str, body: Any, form: Any) -> str:
         token = self._tokens.get(target.serial) or await self._login(target)
@@ -184,7 +174,7 @@ class IcomDriver:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         data = form() if form is not None else None
         url = target.base_url.rstrip("/") + API + path
-        started = time.monotonic()
+        started = self.clock.monotonic()
         answer = "error"
         try:
             async with self._client().request(method, url, json=body, data=data, headers=headers) as response:
@@ -199,7 +189,7 @@ class IcomDriver:
             raise PermanentError(f"{method} {path}: {_reason(exc)}", target.name) from None
         finally:
             if self.settings.on_request is not None:
-                self.settings.on_request(method, answer, time.monotonic() - started)
+                self.settings.on_request(method, answer, self.clock.monotonic() - started)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:

@@ -12,7 +12,6 @@ step in flight.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import sqlite3
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StoreError
+from reconciler.shell.clock import SYSTEM, Clock
 
 from .anchor import Anchor, AnchorFile, anchor_path, mismatch
 from .chain import GENESIS, AuditRow, row_hash, verify_rows
@@ -135,15 +135,12 @@ def _device_state(row: Sequence[Any]) -> DeviceState:
     return DeviceState(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8], row[9])
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
 class Store:
     """The SQLite store of one data directory (created on first use)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, clock: Clock = SYSTEM) -> None:
         self.path = data_dir / FILE_NAME
+        self.clock = clock
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -161,6 +158,9 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat(timespec="milliseconds")
 
     def _check_version(self) -> None:
         row = self._db.execute("select value from meta where key = 'schema'").fetchone()
@@ -191,7 +191,7 @@ class Store:
         assert store_id is not None
         if self.meta("anchored_from") is None and self.anchor.read() is None:
             head = self._head()
-            self.anchor.replace(Anchor(store_id, head[0], head[1], _now()))
+            self.anchor.replace(Anchor(store_id, head[0], head[1], self._now()))
             self.set_meta("anchored_from", str(head[0]))
         elif self.meta("anchored_from") is None:  # the anchor was written, the crash came before this
             self.set_meta("anchored_from", "0")
@@ -239,7 +239,7 @@ class Store:
     def record_device(self, name: str, serial: str, outcome: str, detail: str = "", *,
                       applied: Mapping[str, Any] | None = None, seen: bool = False) -> None:
         """Remember a device's last outcome; with `applied`, also what is now on it (revision, hashes, packets)."""
-        now = _now()
+        now = self._now()
         with self._transaction() as db:
             db.execute(
                 "insert into devices (name, serial, packets, last_outcome, last_detail, updated_at)"
@@ -261,7 +261,7 @@ class Store:
 
     def record_matching(self, hashes: Mapping[str, tuple[str, str]], revision: str | None) -> None:
         """Devices found in sync: name → (serial, desired hash) they match; later differences are drift."""
-        now = _now()
+        now = self._now()
         with self._transaction() as db:
             db.executemany(
                 "insert into devices (name, serial, revision, desired_hash, packets, last_seen, updated_at)"
@@ -276,7 +276,7 @@ class Store:
             db.execute(
                 "insert into devices (name, serial, packets, updated_at) values (?, ?, ?, ?)"
                 " on conflict(name) do update set packets = excluded.packets, updated_at = excluded.updated_at",
-                (name, serial, json.dumps(dict(packets)), _now()),
+                (name, serial, json.dumps(dict(packets)), self._now()),
             )
 
     # --- runs (the journal) ------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ class Store:
             cursor = db.execute(
                 "insert into runs (kind, actor, started_at, revision, content, plan_digest, status, owner)"
                 " values (?, ?, ?, ?, ?, ?, 'running', ?)",
-                (kind, actor, _now(), revision, content, plan_digest, owner_token()),
+                (kind, actor, self._now(), revision, content, plan_digest, owner_token()),
             )
             return int(cursor.lastrowid or 0)
 
@@ -330,13 +330,13 @@ class Store:
                 "insert into run_steps (run_id, device, step, outcome, detail, at) values (?, ?, ?, ?, ?, ?)"
                 " on conflict(run_id, device, step) do update set outcome = excluded.outcome,"
                 " detail = excluded.detail, at = excluded.at",
-                (run_id, device, step, outcome, detail, _now()),
+                (run_id, device, step, outcome, detail, self._now()),
             )
 
     def finish_run(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
         with self._transaction() as db:
             db.execute("update runs set finished_at = ?, status = ?, counts = ? where id = ?",
-                       (_now(), status, json.dumps(dict(counts)), run_id))
+                       (self._now(), status, json.dumps(dict(counts)), run_id))
 
     def finished_in_plan(self, plan_digest: str) -> set[str]:
         """Devices a saved plan was already applied to completely, in earlier runs of the same plan."""
@@ -366,7 +366,7 @@ class Store:
 
     def record_drift(self, devices: Mapping[str, str], revision: str | None, action: str) -> None:
         """Drift found on `devices` (name → summary) at `revision`, and what was done: corrected or reported."""
-        now = _now()
+        now = self._now()
         with self._transaction() as db:
             db.executemany("insert into drift (at, device, revision, summary, action) values (?, ?, ?, ?, ?)",
                            [(now, name, revision, summary, action) for name, summary in sorted(devices.items())])
@@ -386,7 +386,7 @@ class Store:
         with self._transaction() as db:
             cursor = db.execute("insert into api_tokens (name, role, hash, created_at, created_by)"
                                 " values (?, ?, ?, ?, ?) on conflict do nothing",
-                                (name, role, digest, _now(), created_by))
+                                (name, role, digest, self._now(), created_by))
             return cursor.rowcount == 1
 
     def token_by_hash(self, digest: str) -> tuple[str, str] | None:
@@ -404,7 +404,7 @@ class Store:
     def revoke_token(self, name: str) -> bool:
         with self._transaction() as db:
             cursor = db.execute("update api_tokens set revoked_at = ? where name = ? and revoked_at is null",
-                                (_now(), name))
+                                (self._now(), name))
             return cursor.rowcount == 1
 
     # --- the audit log (D0.19) ---------------------------------------------------------------------------
@@ -415,7 +415,7 @@ class Store:
     def audit(self, actor: str, action: str, devices: Sequence[str], revision: str | None, outcome: str,
               detail: str = "", run: int | None = None) -> AuditRow:
         """Append one row to the audit log, chained to the one before it; then advance the anchor."""
-        at = _now()
+        at = self._now()
         names = json.dumps(sorted(devices))
         with self._transaction() as db:
             head = db.execute("select last_id, last_hash from audit_head where id = 1").fetchone()
