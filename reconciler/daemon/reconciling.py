@@ -34,6 +34,7 @@ from reconciler.core.problems import Problem
 from reconciler.core.results import DONE, DeviceOutcome, DeviceResult, FleetResult
 from reconciler.errors import ReconcilerError, SourceError
 from reconciler.shell.clock import SYSTEM, Clock
+from reconciler.shell.drivers import Driver
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
 from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.rollouts import Rollout, SimpleRollout
@@ -45,6 +46,7 @@ from .following import Follower
 from .status import Cycle, DaemonStatus, RouterStatus, router_statuses
 
 ACTOR = "reconciler-daemon"
+DriverFactory = Callable[[DriverSettings, dict[str, str], Clock], Driver]  # settings, login tokens, clock
 FIRST_RETRY_S = 5.0  # unreachable routers: the next cycle comes this soon, then twice as late each time
 log = logging.getLogger("reconciler.daemon")
 
@@ -57,7 +59,7 @@ class Reconciler:
                  on_request: Callable[[str, str, float], None] | None = None,
                  on_revision: Callable[[LoadedRevision], None] | None = None,
                  on_cycle: Callable[[Cycle, Sequence[DeviceResult]], None] | None = None,
-                 clock: Clock = SYSTEM) -> None:
+                 clock: Clock = SYSTEM, driver: DriverFactory | None = None) -> None:
         self.follower = follower
         self.store = store
         self.options = options
@@ -73,7 +75,9 @@ class Reconciler:
         self._on_cycle = on_cycle
         self._wake = asyncio.Event()
         self._forced: str | None = None
-        self._driver: IcomDriver | None = None
+        self._make_driver = driver or IcomDriver
+        self._driver: Driver | None = None
+        self._settings: DriverSettings | None = None
         self._tokens: dict[str, str] = {}
         self._retry = 0.0
         self._loaded: str | None = None  # the commit last loaded (good or not)
@@ -98,7 +102,7 @@ class Reconciler:
         while not stop.is_set():
             forced, self._forced = self._forced, None
             self._wake.clear()
-            changed = await self._refresh()
+            changed = await self.refresh()
             if changed or forced or self.clock.monotonic() >= next_sync:
                 await self.cycle("new revision" if changed else forced or "interval", stop)
                 next_sync = self.clock.monotonic() + self._next_sync_delay()
@@ -140,7 +144,7 @@ class Reconciler:
         if revision.ok:  # it passed once: judged again before each cycle, like any last good revision
             self._accept(commit, revision, self._judge(commit, revision))
 
-    async def _refresh(self) -> bool:
+    async def refresh(self) -> bool:
         """Fetch the branch; True if a new good revision is now the one to reconcile."""
         try:
             head = await asyncio.to_thread(self.follower.fetch)
@@ -265,7 +269,7 @@ class Reconciler:
         return result
 
     async def _apply(self, session: Session, chosen: Sequence[DevicePlan], observed: Mapping[str, ObservedDevice],
-                     commit: str, stop: asyncio.Event, driver: IcomDriver) -> FleetResult:
+                     commit: str, stop: asyncio.Event, driver: Driver) -> FleetResult:
         request = ApplyRequest(chosen, "reconcile", ACTOR, observed=observed)
         return await run_apply(session, request, driver, stop, _log_result(commit),
                                self._rollout(session.max_parallel), self.grace)
@@ -284,14 +288,14 @@ class Reconciler:
         except ReconcilerError as exc:
             log.warning("cannot judge the entitlements: %s", exc, extra={"revision": commit})
 
-    async def _driver_for(self, settings: DriverSettings) -> IcomDriver:
+    async def _driver_for(self, settings: DriverSettings) -> Driver:
         """One driver (one connection pool, the routers' tokens) for as long as the fleet's settings hold."""
         if self._on_request is not None:
             settings = DriverSettings(**{**settings.__dict__, "on_request": self._on_request})
-        if self._driver is None or self._driver.settings != settings:
+        if self._driver is None or self._settings != settings:
             if self._driver is not None:
                 await self._driver.close()
-            self._driver = IcomDriver(settings, self._tokens, self.clock)
+            self._driver, self._settings = self._make_driver(settings, self._tokens, self.clock), settings
         return self._driver
 
     def _record_matching(self, plan: Plan, commit: str, states: Mapping[str, DeviceState]) -> None:

@@ -227,3 +227,25 @@ def test_an_offline_router_is_marked_unreachable_retried_and_converges_when_back
     assert daemon.status()["incidents"] == []  # closed
     assert daemon.get("/api/v1/devices/ber-r02").body["last_outcome"] == "converged"
     assert routers.state("24130002")["firmware"] == "10.6"
+
+
+def test_a_commit_where_one_device_fails_to_render_is_applied_to_no_router(
+        fleet_repo: Callable[..., FleetRepo], serve: Callable[..., ServeProcess]) -> None:
+    """The daemon never applies what `validate` rejects: one router's render error blocks the whole commit."""
+    repo = fleet_repo()
+    daemon = serve(repo.root, "--simulate", "--poll", "0.2", key=repo.key_file)
+    good = repo.head
+    wait_for(lambda: daemon.converged_at(good), what="the good revision applied")
+    broken = {**repo.files,
+              "templates/base.j2": repo.files["templates/base.j2"]
+              + "{{ (1 / 0) if device.name == 'ber-r02' else '' }}\n",
+              "groups.yaml": repo.files["groups.yaml"].replace("ntp.eu.example.net", "ntp.broken.example.net")}
+    bad = repo.commit(broken, "a template line that fails for one router")
+    status = wait_for(lambda: (s := daemon.status())["state"] == "degraded" and s, what="degraded")
+    assert status["revision"] == {"desired": bad, "last_good": good, "applied": good}
+    assert [p["device"] for p in status["problems"]] == ["ber-r02"]
+    daemon.post("/api/v1/sync")
+    wait_for(lambda: daemon.status()["cycles"] >= 2, what="a cycle after the bad commit")
+    for serial in ("24130001", "24130002"):  # the two routers the group change would have reached
+        assert daemon.router(serial)["configuration"]["administration.time.ntp_server[1].server"] == \
+            "ntp.eu.example.net"
