@@ -74,7 +74,7 @@ def plan_live(path: Path, rev: str | None, fmt: str, out: Path | None, detailed:
     if out is not None:
         write_atomically(out, as_json(_saved(result, path)).encode())
         notes.append(f"plan saved to {out}")
-    invalid = result.counts.get(Status.INVALID.value, 0)
+    invalid = result.counts.get(Status.INVALID, 0)
     code = FAILED if invalid else CHANGES if detailed and result.has_changes else OK
     return Outcome(present_plan(fmt, result), code, notes)
 

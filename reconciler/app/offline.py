@@ -144,7 +144,7 @@ def plan(path: Path, observed: Path, rev: str | None, fmt: str, out: Path | None
     if out is not None:
         write_atomically(out, as_json(data.plan_data(result)).encode())
         notes.append(f"plan saved to {out}")
-    invalid = result.counts.get(Status.INVALID.value, 0)
+    invalid = result.counts.get(Status.INVALID, 0)
     if invalid:
         notes.append(f"error: {invalid} device(s) do not render")
     notes += [f"warning: {note}" for note in link_notes(fleet, revision.build.entitlements, snapshot)]

@@ -33,6 +33,22 @@ class ChangeKind(StrEnum):
     CHANGED = "changed"
 
 
+class Side(StrEnum):
+    BASE = "base"
+    HEAD = "head"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderError:
+    """A device that does not render on one side of the diff."""
+
+    side: Side
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.side}: {self.message}"
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceChange:
     device: str
@@ -50,12 +66,12 @@ class DeviceChange:
     config: tuple[KeyChange, ...] = ()
     lists_claimed: tuple[str, ...] = ()  # lists the template now clears (`.delete=all`): router items go
     lists_released: tuple[str, ...] = ()  # lists it no longer clears
-    errors: tuple[str, ...] = ()  # render failures on the head side (or base side)
+    errors: tuple[RenderError, ...] = ()  # render failures on the head side (or base side)
 
     @property
     def fails_on_head(self) -> bool:
         """The head revision's desired state of this device does not render."""
-        return any(error.startswith("head: ") for error in self.errors)
+        return any(error.side is Side.HEAD for error in self.errors)
 
 
 @dataclass(frozen=True)
@@ -166,7 +182,7 @@ def _compare_slice(renderers: tuple[Renderer | None, Renderer], names: Sequence[
 def _compare(device: Device, old: DesiredState | RenderFailure, new: DesiredState | RenderFailure,
              attributes: tuple[tuple[str, str, str], ...]) -> DeviceChange | None:
     if isinstance(new, RenderFailure) or isinstance(old, RenderFailure):
-        errors = tuple(f"{side}: {r.problem.message}" for side, r in (("base", old), ("head", new))
+        errors = tuple(RenderError(side, r.problem.message) for side, r in ((Side.BASE, old), (Side.HEAD, new))
                        if isinstance(r, RenderFailure))
         if isinstance(old, RenderFailure) and isinstance(new, RenderFailure) and old.problem == new.problem:
             return None
@@ -209,7 +225,7 @@ def _attributes(before: Device, after: Device) -> tuple[tuple[str, str, str], ..
 
 def _added(device: Device, rendered: DesiredState | RenderFailure) -> DeviceChange:
     if isinstance(rendered, RenderFailure):
-        return _change(device, ChangeKind.ADDED, errors=(f"head: {rendered.problem.message}",))
+        return _change(device, ChangeKind.ADDED, errors=(RenderError(Side.HEAD, rendered.problem.message),))
     config = diff_desired(_EMPTY, rendered.parsed()) if rendered.config_text else ()
     return _change(device, ChangeKind.ADDED, firmware_change=(None, rendered.firmware) if rendered.firmware else None,
                    packets_added=tuple(name for name, _ in rendered.packets), config=config)

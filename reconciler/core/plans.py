@@ -97,7 +97,7 @@ class Plan:
     created_at: dt.datetime
     observed_at: dt.datetime | None
     devices: tuple[DevicePlan, ...]
-    counts: Mapping[str, int] = field(default_factory=dict)
+    counts: Mapping[Status, int] = field(default_factory=dict)  # devices by status (those that occur)
     content: str | None = None  # digest of every file the plan was made from (the working tree has no commit)
 
     @property
@@ -182,9 +182,9 @@ def assemble_plan(fleet: Fleet, plans: list[DevicePlan], snapshot: ObservedSnaps
     rules = Rules.of(fleet)
     plans = plans + [_unmanaged(o, rules) for o in snapshot.devices if o.serial not in known]
     plans.sort(key=lambda p: (p.status is Status.UNMANAGED, p.device))
-    counts: dict[str, int] = {}
+    counts: dict[Status, int] = {}
     for item in plans:
-        counts[item.status.value] = counts.get(item.status.value, 0) + 1
+        counts[item.status] = counts.get(item.status, 0) + 1
     return Plan(fleet.spec.name, revision, now, snapshot.taken_at, tuple(plans), counts, content)
 
 
@@ -278,7 +278,7 @@ def plan_to_data(plan: Plan) -> dict[str, Any]:
         "content": plan.content,
         "created_at": plan.created_at.isoformat(),
         "observed_at": plan.observed_at.isoformat() if plan.observed_at else None,
-        "counts": dict(plan.counts),
+        "counts": {status.value: count for status, count in plan.counts.items()},
         "devices": [_device_data(d) for d in plan.devices],
     }
 
@@ -319,7 +319,7 @@ def plan_from_data(data: Mapping[str, Any]) -> Plan:
     observed_at = data.get("observed_at")
     return Plan(data["fleet"], data.get("revision"), dt.datetime.fromisoformat(data["created_at"]),
                 dt.datetime.fromisoformat(observed_at) if observed_at else None, devices,
-                dict(data.get("counts", {})), data.get("content"))
+                {Status(status): count for status, count in data.get("counts", {}).items()}, data.get("content"))
 
 
 def _action_from(data: Mapping[str, Any]) -> Action:

@@ -247,7 +247,7 @@ class Reconciler:
         plan = await asyncio.to_thread(plan_revision, revision, snapshot, self.clock.now(), jobs=1, keys=False)
         self.status.plan, self.status.self_heal = plan, session.fleet.spec.sync.self_heal
         self.snapshot = snapshot if self.keep_snapshot else None
-        cycle.plan = dict(plan.counts)
+        cycle.plan = {status.value: count for status, count in plan.counts.items()}
         self._record_unreachable(plan)
         self._record_matching(plan, commit, states)
         pending = [d for d in plan.devices if d.status is Status.CHANGES]

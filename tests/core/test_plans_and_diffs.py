@@ -91,7 +91,7 @@ def test_device_in_sync_has_no_actions() -> None:
     assert [(d.device, d.status, d.actions) for d in plan.devices] == [
         ("ber-r01", Status.IN_SYNC, ()), ("ber-r02", Status.IN_SYNC, ()), ("nwk-r01", Status.IN_SYNC, ())]
     assert not plan.has_changes
-    assert plan.counts == {"in-sync": 3}
+    assert plan.counts == {Status.IN_SYNC: 3}
 
 
 def test_actions_come_in_order_firmware_then_packet_then_configuration() -> None:
@@ -121,7 +121,7 @@ def test_a_plan_without_keys_keeps_statuses_summaries_and_hashes_but_no_key_chan
                                         [a.summary for a in d.actions]) for d in full.devices]
     assert [a.changes for a in device_plan(full, "ber-r01").actions][-1] != ()
     assert all(a.changes == () for d in slim.devices for a in d.actions)
-    assert slim.counts == full.counts == {"changes": 1, "in-sync": 1, "unobserved": 1}
+    assert slim.counts == full.counts == {Status.CHANGES: 1, Status.IN_SYNC: 1, Status.UNOBSERVED: 1}
 
 
 def test_a_packet_with_other_content_on_the_router_is_updated() -> None:
@@ -251,7 +251,7 @@ def test_router_unknown_to_the_repository_is_unmanaged_and_listed_last() -> None
     plan = plan_of(r, *(in_sync(r, name) for name in r.fleet.devices), stranger)
     assert [(d.device, d.status) for d in plan.devices][-1] == ("aaa-stranger", Status.UNMANAGED)
     assert plan.devices[-1].actions == ()
-    assert plan.counts == {"in-sync": 3, "unmanaged": 1}
+    assert plan.counts == {Status.IN_SYNC: 3, Status.UNMANAGED: 1}
 
 
 def test_saved_plan_round_trips() -> None:

@@ -61,7 +61,7 @@ def change_data(change: DeviceChange) -> dict[str, Any]:
                     "updated": list(change.packets_updated)},
         "config": key_changes_data(change.config),
         "lists": {"claimed": list(change.lists_claimed), "released": list(change.lists_released)},
-        "errors": list(change.errors),
+        "errors": [str(error) for error in change.errors],
     }
 
 

@@ -41,7 +41,7 @@ def plan_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
     head = [f"### reconciler plan: {plan_headline(plan)}", "",
             f"fleet `{plan.fleet}` at `{plan.revision or 'working tree'}`", ""]
     head.extend(["| status | devices |", "|---|---:|"])
-    head.extend(f"| {status} | {count} |" for status, count in sorted(plan.counts.items()))
+    head.extend(f"| {status.value} | {count} |" for status, count in sorted(plan.counts.items()))
     head.append("")
     unknown = unknown_lines(plan)
     if unknown:

@@ -124,7 +124,7 @@ def _table(by: str, rows: list[tuple[str, int, int, int]]) -> list[str]:
 
 def plan_headline(plan: Plan) -> str:
     counts = plan.counts
-    parts = [f"{counts.get(status.value, 0)} {status.value}" for status in Status if counts.get(status.value)]
+    parts = [f"{counts[status]} {status.value}" for status in Status if counts.get(status)]
     unknown = len(plan.unknown)
     tail = f"; {unknown} with packets unknown to this store" if unknown else ""
     return (f"{len(plan.pending)} device{'s' * (len(plan.pending) != 1)} to change "
