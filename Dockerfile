@@ -11,10 +11,17 @@ COPY templates ./templates
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.11-slim
-# git: the daemon and `--rev` read fleet repositories through the git CLI. A fleet repository
-# mounted from the host belongs to another uid: safe.directory lets git read it anyway.
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="reconciler" \
+      org.opencontainers.image.description="GitOps reconciliation of INSYS icom OS router fleets" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# git: the daemon and `--rev` read fleet repositories through the git CLI; Debian's git only
+# recommends an SSH client, so openssh-client is named (git@host:repo and ssh:// sources).
+# tini: PID 1 reaps the git subprocesses a timed-out fetch leaves behind and forwards SIGTERM.
+# A fleet repository mounted from the host belongs to another uid: safe.directory lets git read it.
 RUN apt-get update \
- && apt-get install --yes --no-install-recommends git ca-certificates \
+ && apt-get install --yes --no-install-recommends git openssh-client ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin reconciler \
  && git config --system --add safe.directory '*'
@@ -27,9 +34,12 @@ WORKDIR /home/reconciler
 # The data directory (the clone of the followed branch, the store, the audit log) lives on a volume.
 VOLUME ["/data"]
 EXPOSE 8080
+# The daemon writes where it listens (whatever `listen` says) to <data_dir>/daemon.url while it
+# serves; /healthz is 503 while its reconcile loop is down, so a dead loop makes the container unhealthy.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+    CMD ["python", "-c", "import pathlib, urllib.request; url = pathlib.Path('/data/daemon.url').read_text().strip(); urllib.request.urlopen(url + '/healthz', timeout=4)"]
 # SIGTERM lets in-flight router steps finish (shutdown_grace) before the daemon exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["reconciler"]
-CMD ["serve", "--config", "/config/reconciler.yaml", "--data-dir", "/data", "--listen", "0.0.0.0:8080"]
+ENTRYPOINT ["/usr/bin/tini", "--", "reconciler"]
+# The address comes from the configuration (`listen: 0.0.0.0:8080`), so the health check follows it.
+CMD ["serve", "--config", "/config/reconciler.yaml", "--data-dir", "/data"]

@@ -6,14 +6,19 @@ reconciler. Every request under /api/v1 needs a bearer token (`tokens`) except t
 document and the webhook (which has its own signature, `webhooks`). Errors are RFC 9457 problem
 bodies (`application/problem+json`), never a traceback; every mutating call is audited with the
 token's name. The document of all of it is `openapi.py`, served at /api/v1/openapi.json.
+
+Request bodies are bounded in size (`MAX_BODY`), time (`Daemon.body_timeout`) and JSON nesting
+(`MAX_DEPTH`); a client that goes away mid-request is no error of the daemon's (logged at debug).
+/healthz and /readyz answer 503 while the reconcile loop is down (`supervision.LoopHealth`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -24,26 +29,32 @@ from reconciler.shell import clock
 from reconciler.shell.store import Store
 
 from . import autoupdate, licensing, openapi, tokens, views, webhooks
+from .listening import Connections
 from .metrics import CONTENT_TYPE, Metrics
 from .problems import TITLES, Problem
 from .reconciling import Reconciler
+from .supervision import LoopHealth
 from .tokens import Principal, Role
 
 log = logging.getLogger("reconciler.daemon.api")
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64  # JSON nesting in a request body; a push payload is about 5 deep
 PUBLIC = frozenset({"/api/v1/openapi.json", "/api/v1/webhooks/git"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
 class Daemon:
-    """What the handlers need: the reconciler, the store, the metrics, the webhook secret."""
+    """What the handlers need: the reconciler, the store, the metrics, the webhook secret, the loop's health."""
 
     reconciler: Reconciler
     store: Store
     metrics: Metrics
     webhook_secret: str | None
     ready: bool = False
+    health: LoopHealth = field(default_factory=LoopHealth)
+    body_timeout: float = 30.0
+    connections: Connections | None = None  # the listener's guard (its middleware marks requests in progress)
 
 
 DAEMON = web.AppKey("daemon", Daemon)
@@ -57,6 +68,9 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except Problem:
         raise
+    except (ConnectionError, web.RequestPayloadError) as exc:  # the client went away or broke off its body
+        log.debug("%s %s: the client broke off the request: %s", request.method, request.path, exc)
+        raise Problem(400, "Bad Request", "the request body was cut off") from None
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -101,6 +115,41 @@ def _int(request: web.Request, name: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
+async def _read_body(request: web.Request) -> bytes:
+    """The whole body, within the daemon's body timeout (408 if it does not arrive)."""
+    seconds = _daemon(request).body_timeout
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise Problem(408, "Request Timeout", f"the request body did not arrive within {seconds:g}s") from None
+
+
+def _parse_json(body: bytes) -> Any:
+    """The body as JSON, nested at most MAX_DEPTH deep (400 otherwise); ValueError if it is not JSON."""
+    try:
+        parsed = json.loads(body)
+    except RecursionError:
+        parsed, deep = None, True
+    else:
+        deep = _depth(parsed) > MAX_DEPTH
+    if deep:
+        raise Problem(400, "Bad Request", f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+    return parsed
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (without recursion: the value may be deep)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
 # --- reading ---------------------------------------------------------------------------------------------
 
 
@@ -112,6 +161,9 @@ async def devices(request: web.Request) -> web.Response:
     daemon = _daemon(request)
     fleet = daemon.reconciler.good.build.fleet if daemon.reconciler.good else None
     query = {key: request.query[key] for key in ("group", "model", "site", "status") if key in request.query}
+    if "status" in query and query["status"] not in views.DEVICE_STATUSES:
+        raise Problem(400, "Bad Request", f"query parameter status: one of {', '.join(views.DEVICE_STATUSES)}, "
+                      f"not {query['status']!r}")
     limit, offset = _int(request, "limit", 1000, 20_000), _int(request, "offset", 0, 10**9)
     found: list[dict[str, Any]] = []
     if fleet is not None:
@@ -167,11 +219,14 @@ async def runs(request: web.Request) -> web.Response:
 
 
 async def audit(request: web.Request) -> web.Response:
+    """Newest first, like /runs: `offset` counts back from the newest row."""
     store = _daemon(request).store
     limit, offset = _int(request, "limit", 100, 1000), _int(request, "offset", 0, 10**9)
-    rows = store.audit_rows(limit, offset)
-    return web.json_response({"total": store.audit_count(), "offset": offset,
-                              "rows": [row.as_dict() for row in rows]})
+    total = store.audit_count()
+    end = max(0, total - offset)  # the store pages oldest first: this page is its rows [start, end)
+    start = max(0, end - limit)
+    rows = store.audit_rows(end - start, start) if end > start else []
+    return web.json_response({"total": total, "offset": offset, "rows": [row.as_dict() for row in reversed(rows)]})
 
 
 # --- acting ----------------------------------------------------------------------------------------------
@@ -186,27 +241,25 @@ async def sync(request: web.Request) -> web.Response:
 
 
 async def git_webhook(request: web.Request) -> web.Response:
+    """Only a push to the followed branch fetches (and is audited); any other event is acknowledged, ignored."""
     daemon = _daemon(request)
-    body = await request.read()
+    body = await _read_body(request)
     sender = webhooks.verify(daemon.webhook_secret, request.headers, body)
     if sender is None:
         detail = ("no webhook secret is configured (webhooks.secret_file in the daemon config)"
                   if not daemon.webhook_secret else "missing or wrong signature")
         raise Problem(401, "Unauthorized", detail)
-    branch = webhooks.pushed_branch(_json_or_none(body))
-    following = daemon.reconciler.follower.source.branch
-    if branch is not None and branch != following:
-        return web.json_response({"accepted": False, "reason": f"a push to {branch}, not {following}"}, status=202)
+    try:
+        payload = _parse_json(body)
+    except ValueError:
+        payload = None  # e.g. a form-encoded payload: no ref to act on (judge says so)
+    verdict = webhooks.judge(request.headers, payload, daemon.reconciler.follower.source.branch)
+    if not verdict.act:
+        log.info("%s webhook ignored: %s", sender, verdict.reason)
+        return web.json_response({"accepted": False, "reason": verdict.reason}, status=202)
     daemon.reconciler.wake(f"{sender} webhook", full=False)
     daemon.store.audit(f"webhook:{sender}", "fetch", [], None, "requested")
     return web.json_response({"accepted": True}, status=202)
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
 
 
 async def list_tokens(request: web.Request) -> web.Response:
@@ -243,7 +296,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise Problem(415, "Unsupported Media Type", "send application/json")
     try:
-        body = json.loads(await request.read())
+        body = _parse_json(await _read_body(request))
     except ValueError:
         raise Problem(400, "Bad Request", "the body is not JSON") from None
     if not isinstance(body, dict):
@@ -263,18 +316,28 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """200 while the process serves and its reconcile loop runs; 503 while the loop is down (restarting)."""
+    health = _daemon(request).health
+    body = {"status": "ok" if health.running else "failing", "loop": _loop_view(health)}
+    return web.json_response(body, status=200 if health.running else 503)
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """200 once a valid revision is loaded and while the reconcile loop runs."""
     daemon = _daemon(request)
-    ready = daemon.ready and daemon.reconciler.good is not None
-    body = {"ready": ready, "state": daemon.reconciler.status.state}
+    ready = daemon.ready and daemon.health.running and daemon.reconciler.good is not None
+    body = {"ready": ready, "state": daemon.reconciler.status.state, "loop": _loop_view(daemon.health)}
     return web.json_response(body, status=200 if ready else 503)
 
 
+def _loop_view(health: LoopHealth) -> dict[str, Any]:
+    return {"running": health.running, "restarts": health.restarts, "error": health.error,
+            "down_since": health.down_since}
+
+
 def make_app(daemon: Daemon, packets: autoupdate.Packets | None = None) -> web.Application:
-    app = web.Application(middlewares=[problems, authentication], client_max_size=MAX_BODY)
+    guard = [daemon.connections.middleware] if daemon.connections is not None else []
+    app = web.Application(middlewares=[*guard, problems, authentication], client_max_size=MAX_BODY)
     app[DAEMON] = daemon
     add = app.router
     add.add_get("/api/v1/openapi.json", openapi_document)

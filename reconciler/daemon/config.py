@@ -77,6 +77,22 @@ class AutoUpdate(_Strict):
         return _secret(self.password, self.password_file, self.password_env, "auto-update password")
 
 
+class Http(_Strict):
+    """Limits of the HTTP server: everything reachable from the network is bounded in size, count and time."""
+
+    header_timeout: float = Field(default=10.0, description="a new connection sends its request headers within this")
+    body_timeout: float = Field(default=30.0, description="a request body arrives within this")
+    idle_timeout: float = Field(default=75.0, description="a connection with no request in progress is closed "
+                                                          "after this long (kept-alive ones between requests)")
+    max_connections: int = Field(default=512, ge=1, le=1_000_000, description="connections served at once "
+                                 "(lowered at start if the descriptor limit cannot also cover the daemon's own work)")
+
+    @field_validator("header_timeout", "body_timeout", "idle_timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        return seconds(value)
+
+
 class DaemonConfig(_Strict):
     """Every setting of `reconciler serve` (file keys = option names with `_` for `-`)."""
 
@@ -98,12 +114,15 @@ class DaemonConfig(_Strict):
     shutdown_grace: float = Field(default=30.0, description="seconds in-flight device steps get after SIGTERM")
     webhooks: Webhooks = Webhooks()
     autoupdate: AutoUpdate = AutoUpdate()
-    # test and demo knobs for the simulated routers and the driver
+    http: Http = Http()
+    # test and demo knobs for the simulated routers, the driver and the loop's restarts
     simulator_reboot_seconds: float = 1.0
     poll_interval: float | None = None
     retry_backoff: float | None = None
+    restart_backoff: float = Field(default=1.0, description="first wait before a failed reconcile loop is restarted "
+                                                            "(then twice as long each time, up to a minute)")
 
-    @field_validator("poll", "shutdown_grace", mode="before")
+    @field_validator("poll", "shutdown_grace", "restart_backoff", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> float:
         return seconds(value)

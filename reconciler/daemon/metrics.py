@@ -1,22 +1,27 @@
 """Prometheus metrics of the daemon (`GET /metrics`, prometheus-client's text format).
 
 Where it sits: `service` makes one `Metrics`; the reconciler tells it about every cycle
-(`cycle_finished`) and the driver about every request (`request`); the gauges that describe the
-current state (revision, degraded, devices by status, drift) are read from `DaemonStatus` when
-scraped, so they are never stale.
+(`cycle_finished`), the driver about every request (`request`) and the supervisor about every
+restart of the loop (`loop_restarted`); the gauges that describe the current state (revision,
+degraded, devices by status, drift, the loop, the HTTP connections) are read from `DaemonStatus`,
+`supervision.LoopHealth` and `listening.Connections` when scraped, so they are never stale.
+Counters end in `_total`; no `_created` series (they double the series for no use here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from reconciler.shell import clock
 from reconciler.core.results import DeviceResult
 
+from .listening import Connections
 from .status import Cycle, DaemonStatus
+from .supervision import LoopHealth
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -40,16 +45,48 @@ class _StatusCollector(Collector):
         yield devices
         yield GaugeMetricFamily("reconciler_drifted_devices", "devices whose live state drifted from the desired",
                                 value=float(len(status.drift)))
-        yield GaugeMetricFamily("reconciler_cycles", "reconcile cycles since the daemon started",
-                                value=float(status.cycles))
+        yield CounterMetricFamily("reconciler_cycles", "reconcile cycles since the daemon started",
+                                  value=float(status.cycles))
+
+
+class _ProcessCollector(Collector):
+    """The reconcile loop and the HTTP connections, as they are when scraped."""
+
+    def __init__(self, health: LoopHealth, connections: Callable[[], Connections | None]) -> None:
+        self._health = health
+        self._connections = connections
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("reconciler_loop_up", "1 while the reconcile loop runs (0: failed, restarting)",
+                                value=1.0 if self._health.running else 0.0)
+        yield CounterMetricFamily("reconciler_loop_restarts", "restarts of the reconcile loop after it failed",
+                                  value=float(self._health.restarts))
+        connections = self._connections()
+        if connections is None:
+            return
+        yield GaugeMetricFamily("reconciler_http_connections", "open HTTP connections",
+                                value=float(connections.open))
+        closed = CounterMetricFamily("reconciler_http_connections_closed", "HTTP connections the daemon closed: "
+                                     "refused (every slot busy), evicted (idle, at the cap), header-timeout, "
+                                     "idle-timeout", labels=["reason"])
+        for reason in ("refused", "evicted", "header-timeout", "idle-timeout"):
+            closed.add_metric([reason], float(connections.closed[reason]))
+        yield closed
 
 
 class Metrics:
     """The daemon's registry (its own, not the process-global one: tests run several daemons)."""
 
-    def __init__(self, status: Callable[[], DaemonStatus]) -> None:
+    def __init__(self, status: Callable[[], DaemonStatus], health: LoopHealth | None = None) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide, and this is the only registry the daemon serves
+        self.health = health or LoopHealth()
+        self.connections: Connections | None = None  # set once the daemon listens
         self.registry = CollectorRegistry()
         self.registry.register(_StatusCollector(status))
+        self.registry.register(_ProcessCollector(self.health, lambda: self.connections))
+        self.last_success = Gauge("reconciler_last_successful_reconcile_timestamp_seconds",
+                                  "when the last reconcile cycle ran to its end (Unix time; 0: none yet)",
+                                  registry=self.registry)
         self.outcomes = Counter("reconciler_apply_outcomes", "devices applied, by outcome", ["outcome"],
                                 registry=self.registry)
         self.duration = Histogram("reconciler_reconcile_duration_seconds", "observe + plan + apply, per cycle",
@@ -61,6 +98,8 @@ class Metrics:
 
     def cycle_finished(self, cycle: Cycle, results: Sequence[DeviceResult]) -> None:
         self.duration.observe(cycle.seconds)
+        if not cycle.interrupted:
+            self.last_success.set(clock.now().timestamp())
         for result in results:
             self.outcomes.labels(result.outcome.value).inc()
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from reconciler import __version__
 
+from .views import DEVICE_STATUSES
+
 
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -33,8 +35,7 @@ _NSTR = _nullable(_STR)
 
 _SUMMARY: dict[str, Any] = {
     "name": _STR, "serial": _STR, "model": _STR, "groups": {"type": "array", "items": _STR}, "site": _NSTR,
-    "status": {"enum": ["in-sync", "changes", "offline", "unobserved", "blocked", "invalid", "unmanaged",
-                        "failed", "unknown"]},
+    "status": {"enum": list(DEVICE_STATUSES)},
     "drifted": _BOOL, "firmware": _object({"desired": _NSTR, "applied": _NSTR}),
     "last_seen": _NSTR, "last_outcome": _NSTR,
 }
@@ -120,51 +121,70 @@ def _filter(name: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
 
 
-def _get(summary: str, schema: str, *, params: list[dict[str, Any]] | None = None,
-         extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _get(operation: str, summary: str, schema: str, *, params: list[dict[str, Any]] | None = None,
+         extra: dict[str, Any] | None = None, description: str | None = None) -> dict[str, Any]:
     responses = {"200": _json(schema, summary), **_AUTH, **(_BAD if params else {}), **(extra or {})}
-    return {"get": {"summary": summary, "parameters": params or [], "responses": responses}}
+    return {"get": {"operationId": operation, "summary": summary, **({"description": description} if description
+                                                                     else {}),
+                    "parameters": params or [], "responses": responses}}
 
+
+_NEWEST_FIRST = "Newest first (the highest id first), like /runs and /audit; `offset` counts back from the newest."
+_SLOW_BODY = {"408": _problem("the body did not arrive within the daemon's http.body_timeout")}
+_WEBHOOK = """Signed like the git host signs it (GitHub `X-Hub-Signature-256`, Gitea `X-Gitea-Signature`,
+GitLab `X-Gitlab-Token`, or `X-Signature-256: sha256=<HMAC-SHA256>`). Only a push to the followed branch
+fetches at once and is audited (GitHub and Gitea `X-GitHub-Event`/`X-Gitea-Event: push`, GitLab
+`X-Gitlab-Event: Push Hook`; without an event header, a JSON body whose `ref` is `refs/heads/<branch>`).
+A ping, a tag push, a push to another branch or any other event is answered 202 with `accepted: false`
+and the reason, and changes nothing."""
 
 _PATHS: dict[str, Any] = {
-    "/api/v1/status": _get("revision applied and desired, last good, degraded reason, counts", "Status"),
-    "/api/v1/devices": _get("devices, filtered by group, model, site, status", "DeviceList", params=[
-        _filter("group"), _filter("model"), _filter("site"), _filter("status"), _page("limit", 20_000),
+    "/api/v1/status": _get("getStatus", "revision applied and desired, last good, degraded reason, counts",
+                           "Status"),
+    "/api/v1/devices": _get("listDevices", "devices, filtered by group, model, site, status", "DeviceList", params=[
+        _filter("group"), _filter("model"), _filter("site"),
+        {**_filter("status"), "schema": {"enum": list(DEVICE_STATUSES)}}, _page("limit", 20_000),
         _page("offset", 10**9)]),
     "/api/v1/devices/{name}": {"get": {
+        "operationId": "getDevice",
         "summary": "one device: serial, model, firmware, location, last connection, outcome, recent events",
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _json("Device", "the device"), **_AUTH, "404": _problem("no such device")}}},
-    "/api/v1/groups": _get("groups with their number of devices by status", "GroupList"),
-    "/api/v1/plan": _get("the plan of the last cycle (per-device actions)", "Plan",
+    "/api/v1/groups": _get("listGroups", "groups with their number of devices by status", "GroupList"),
+    "/api/v1/plan": _get("getPlan", "the plan of the last cycle (per-device actions)", "Plan",
                          extra={"404": _problem("no cycle has finished yet")}),
-    "/api/v1/drift": _get("drifted devices now, and the drift history", "Drift", params=[_page("limit", 10_000)]),
-    "/api/v1/runs": _get("the newest runs (reconcile cycles that applied something)", "RunList",
-                         params=[_page("limit", 1000)]),
-    "/api/v1/audit": _get("the audit log, paged (D0.19)", "AuditPage",
-                          params=[_page("limit", 1000), _page("offset", 10**9)]),
-    "/api/v1/sync": {"post": {"summary": "reconcile now (operator)", "responses": {
+    "/api/v1/drift": _get("getDrift", "drifted devices now, and the drift history", "Drift",
+                          params=[_page("limit", 10_000)]),
+    "/api/v1/runs": _get("listRuns", "the newest runs (reconcile cycles that applied something)", "RunList",
+                         params=[_page("limit", 1000)], description=_NEWEST_FIRST),
+    "/api/v1/audit": _get("listAudit", "the audit log, paged (D0.19)", "AuditPage",
+                          params=[_page("limit", 1000), _page("offset", 10**9)], description=_NEWEST_FIRST),
+    "/api/v1/sync": {"post": {"operationId": "requestSync", "summary": "reconcile now (operator)", "responses": {
         "202": _json("Accepted", "a cycle will start"), **_AUTH, **_FORBIDDEN}}},
     "/api/v1/webhooks/git": {"post": {
+        "operationId": "receiveGitWebhook",
         "summary": "a push to the followed repository: fetch now (GitHub, GitLab, Gitea or generic HMAC-SHA256)",
+        "description": _WEBHOOK,
         "security": [],
         "parameters": [{"name": header, "in": "header", "required": False, "schema": {"type": "string"}}
                        for header in ("X-Hub-Signature-256", "X-Gitlab-Token", "X-Gitea-Signature",
-                                      "X-Signature-256")],
+                                      "X-Signature-256", "X-GitHub-Event", "X-Gitea-Event", "X-Gitlab-Event")],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},
-        "responses": {"202": _json("Accepted", "signature valid"), "401": _problem("missing or wrong signature")}}},
+        "responses": {"202": _json("Accepted", "signature valid; `accepted` says whether it is acted on"),
+                      "400": _problem("the JSON body is nested too deeply"),
+                      "401": _problem("missing or wrong signature"), **_SLOW_BODY}}},
     "/api/v1/tokens": {
-        "get": {"summary": "API tokens (admin)", "responses": {"200": _json("TokenList", "tokens, never secrets"),
-                                                             **_AUTH, **_FORBIDDEN}},
-        "post": {"summary": "create a token (admin); the secret is shown once",
+        "get": {"operationId": "listTokens", "summary": "API tokens (admin)",
+                "responses": {"200": _json("TokenList", "tokens, never secrets"), **_AUTH, **_FORBIDDEN}},
+        "post": {"operationId": "createToken", "summary": "create a token (admin); the secret is shown once",
                  "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewToken")}}},
                  "responses": {"201": _json("CreatedToken", "the new token"), **_AUTH, **_FORBIDDEN, **_BAD,
-                               "415": _problem("not JSON")}}},
+                               "415": _problem("not JSON"), **_SLOW_BODY}}},
     "/api/v1/tokens/{name}": {"delete": {
-        "summary": "revoke a token (admin)",
+        "operationId": "revokeToken", "summary": "revoke a token (admin)",
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"204": {"description": "revoked"}, **_AUTH, **_FORBIDDEN, "404": _problem("no such token")}}},
-    "/api/v1/openapi.json": {"get": {"summary": "this document", "security": [],
+    "/api/v1/openapi.json": {"get": {"operationId": "getOpenApiDocument", "summary": "this document", "security": [],
                                      "responses": {"200": {"description": "OpenAPI 3.1",
                                                            "content": {"application/json": {"schema": {}}}}}}},
 }

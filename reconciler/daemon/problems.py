@@ -12,8 +12,8 @@ from aiohttp import web
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-          409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
-          503: "Service Unavailable"}
+          408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
+          500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class Problem(web.HTTPException):

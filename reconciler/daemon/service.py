@@ -6,15 +6,26 @@ appear as factory-fresh routers), serves the API (`api.make_app`) and runs the r
 until SIGTERM or SIGINT. Then it stops starting device steps, gives in-flight ones
 `shutdown_grace` seconds, records what happened and exits 0; a restarted daemon picks up from
 the store and the routers' state, so nothing is applied twice.
+
+The loop runs under `supervision.supervise` (restarted with backoff if it fails, unhealthy
+meanwhile); the API is served through `listening` (a connection cap that leaves descriptors for
+git, SQLite and the routers, header and idle deadlines). The demo token `--simulate` prints lives
+as long as the process: it is revoked at exit, and one a killed daemon left behind at the next start.
+Where a local client reaches the daemon is written to `<data_dir>/daemon.url` while it serves (the
+container's health check reads it). `RECONCILER_TEST_FAULT_FETCH` is for tests only (off unless
+set): while the file it names exists, every fetch fails as if the descriptors had run out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import signal
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -27,15 +38,19 @@ from reconciler.simulator.fleet import Device as SimulatedDevice
 from reconciler.simulator.profiles import behaviour
 from reconciler.simulator.routers import Factory
 
-from . import autoupdate, licensing, logs, tokens, watching
+from . import autoupdate, licensing, listening, logs, tokens, watching
 from .api import Daemon, make_app
 from .config import DaemonConfig
-from .following import Follower, resolve_source
+from .following import Follower, Source, resolve_source
 from .metrics import Metrics
-from .reconciling import Reconciler
+from .reconciling import ACTOR, Reconciler
+from .supervision import LoopHealth, supervise
 
 log = logging.getLogger("reconciler.daemon")
 SIMULATED_CREDENTIALS = "simulated-credentials.yaml"
+DEMO_TOKEN_MAKER = "serve --simulate"  # the created_by of the demo token, which lives only as long as the daemon
+URL_FILE = "daemon.url"
+FAULT_FETCH = "RECONCILER_TEST_FAULT_FETCH"
 
 
 def serve(config: DaemonConfig) -> int:
@@ -47,38 +62,101 @@ def serve(config: DaemonConfig) -> int:
     store = Store(config.data_dir)
     store.require_anchor()  # a wiped, replaced or rolled-back store is not started on silently
     licensing.remember_source(store, source)  # `token create` checks the API licence of what this daemon follows
+    _revoke_demo_tokens(store, "left by a daemon that did not stop cleanly")
     try:
-        asyncio.run(_serve(config, Follower(source, config.data_dir), store, webhook_secret))
+        asyncio.run(_serve(config, _follower(source, config.data_dir), store, webhook_secret))
     finally:
+        _revoke_demo_tokens(store, "the daemon stopped")
+        logs.flush_bursts(everything=True)
         store.close()
     return 0
 
 
 async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook_secret: str | None) -> None:
     stop = asyncio.Event()
+    health = LoopHealth()
     async with contextlib.AsyncExitStack() as stack:
         simulated = await _simulator(config, stack) if config.simulate else None
         options = _options(config, simulated.url if simulated else config.simulator)
         on_revision = _follow_fleet(simulated) if simulated else None
         status_of: list[Reconciler] = []
-        metrics = Metrics(lambda: status_of[0].status)
+        metrics = Metrics(lambda: status_of[0].status, health)
         reconciler = Reconciler(follower, store, options, grace=config.shutdown_grace, on_request=metrics.request,
                                 on_revision=on_revision, on_cycle=metrics.cycle_finished)
         status_of.append(reconciler)
-        daemon = Daemon(reconciler, store, metrics, webhook_secret)
-        url = await _listen(config, make_app(daemon, _packets(config, reconciler)), stack)
+        metrics.connections = _connections(config)
+        daemon = Daemon(reconciler, store, metrics, webhook_secret, health=health,
+                        body_timeout=config.http.body_timeout, connections=metrics.connections)
+        url = await _listen(config, make_app(daemon, _packets(config, reconciler)), metrics.connections, stack)
         _announce(config, url, store, simulated)
+        _write_url(config.data_dir, url, stack)
         with _signals(stop):
-            loop = asyncio.create_task(reconciler.run(stop, config.poll))
-            watcher = asyncio.create_task(watching.watch(config, reconciler, stop)) if config.watch else None
+            loop = asyncio.create_task(supervise(lambda: reconciler.run(stop, config.poll), stop, health,
+                                                 config.restart_backoff))
+            helpers = [asyncio.create_task(_flush_log_bursts(stop))]
+            if config.watch:
+                helpers.append(asyncio.create_task(watching.watch(config, reconciler, stop)))
             daemon.ready = True
             await stop.wait()
             log.info("stopping: no new device steps; in-flight ones get %.0fs", config.shutdown_grace)
             await asyncio.wait_for(loop, timeout=config.shutdown_grace + 15)
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
     log.info("stopped")
+
+
+def _connections(config: DaemonConfig) -> listening.Connections:
+    """The HTTP connection guard, its cap lowered if the descriptor limit would not leave the reserve."""
+    descriptors = listening.raise_descriptor_limit()
+    reserve = listening.descriptor_reserve(config.max_parallel, config.simulate)
+    cap = listening.connection_cap(config.http.max_connections, descriptors, reserve)
+    return listening.Connections(listening.Limits(cap, config.http.header_timeout, config.http.idle_timeout))
+
+
+async def _flush_log_bursts(stop: asyncio.Event) -> None:
+    """Write the counts of repeated log lines once their burst is over (at exit, `serve` writes the rest)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=logs.BURST_WINDOW / 4)
+        logs.flush_bursts()
+
+
+def _revoke_demo_tokens(store: Store, why: str) -> None:
+    """The admin token `--simulate` made is valid only while that daemon runs."""
+    for row in store.tokens():
+        if row["created_by"] == DEMO_TOKEN_MAKER and not row["revoked_at"] and store.revoke_token(row["name"]):
+            store.audit(ACTOR, "token-revoke", [], None, f"{row['name']} (demo token: {why})")
+            log.info("demo token %s revoked: %s", row["name"], why)
+
+
+def _write_url(data_dir: Path, url: str, stack: contextlib.AsyncExitStack) -> None:
+    """Where a client on this host reaches the daemon (a wildcard address is reached on loopback)."""
+    local = url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+    path = data_dir / URL_FILE
+    path.write_text(local + "\n", encoding="utf-8")
+    stack.callback(path.unlink, missing_ok=True)
+
+
+class _FaultyFollower(Follower):
+    """Tests only: while the file `RECONCILER_TEST_FAULT_FETCH` names exists, fetching fails like on EMFILE."""
+
+    def __init__(self, source: Source, data_dir: Path, marker: Path) -> None:
+        super().__init__(source, data_dir)
+        self.marker = marker
+
+    def fetch(self) -> str:
+        if self.marker.exists():
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return super().fetch()
+
+
+def _follower(source: Source, data_dir: Path) -> Follower:
+    marker = os.environ.get(FAULT_FETCH)
+    if not marker:
+        return Follower(source, data_dir)
+    log.warning("%s is set: fetches fail while %s exists (a test hook)", FAULT_FETCH, marker)
+    return _FaultyFollower(source, data_dir, Path(marker))
 
 
 def _packets(config: DaemonConfig, reconciler: Reconciler) -> autoupdate.Packets | None:
@@ -124,13 +202,15 @@ def _follow_fleet(handle: simulator_server.SimulatorHandle) -> Callable[[LoadedR
     return on_revision
 
 
-async def _listen(config: DaemonConfig, app: web.Application, stack: contextlib.AsyncExitStack) -> str:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+async def _listen(config: DaemonConfig, app: web.Application, connections: listening.Connections,
+                  stack: contextlib.AsyncExitStack) -> str:
+    # aiohttp's keep-alive timer is the idle deadline too; a body left unread is drained for at most 2 s
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, keepalive_timeout=config.http.idle_timeout,
+                           lingering_time=min(2.0, config.http.body_timeout))
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    port = runner.addresses[0][1]
+    server, port = await listening.listen(runner, connections, config.host, config.port)
+    stack.callback(server.close)  # stop accepting first; runner.cleanup then closes the open connections
     host = f"[{config.host}]" if ":" in config.host else config.host
     return f"http://{host}:{port}"
 
@@ -147,9 +227,9 @@ def _announce(config: DaemonConfig, url: str, store: Store,
     if simulated is not None and refused is not None:
         print(f"  tokens    none made: {refused}", flush=True)
     elif simulated is not None:
-        name, token = tokens.create(store, "admin", None, "serve --simulate")
+        name, token = tokens.create(store, "admin", None, DEMO_TOKEN_MAKER)
         print(f"  routers   simulated at {simulated.url}/d/<serial>", flush=True)
-        print(f"  token     {token}   (admin, made for this demo run: {name})", flush=True)
+        print(f"  token     {token}   (admin, valid while this demo runs: {name})", flush=True)
         print(f"  try       curl -H 'Authorization: Bearer {token}' {url}/api/v1/status", flush=True)
     else:
         live = sum(1 for row in store.tokens() if not row["revoked_at"])

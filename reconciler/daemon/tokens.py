@@ -62,8 +62,10 @@ def create(store: Store, role: str, name: str | None, created_by: str) -> tuple[
 
 
 def authenticate(store: Store, header: str | None) -> Principal | None:
-    """The principal of an `Authorization: Bearer <token>` header, or None for a missing or unknown token."""
-    if not header or not header.startswith("Bearer "):
+    """The principal of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 7235),
+    or None for a missing or unknown token."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         return None
-    found = store.token_by_hash(digest(header.removeprefix("Bearer ").strip()))
+    found = store.token_by_hash(digest(credentials.strip()))
     return Principal(found[0], Role(found[1])) if found else None

@@ -18,6 +18,9 @@ from reconciler.shell.store import DeviceState
 from .status import DaemonStatus
 
 UNKNOWN = "unknown"  # a device no cycle has planned yet
+# a device's status in the API: the plan's, or what applying found (`reconciling`), or not planned yet
+DEVICE_STATUSES = ("in-sync", "changes", "offline", "unobserved", "blocked", "invalid", "unmanaged", "failed",
+                   UNKNOWN)
 
 
 def status_view(status: DaemonStatus) -> dict[str, Any]:

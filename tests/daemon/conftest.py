@@ -132,7 +132,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
     started: list[ServeProcess] = []
 
     def start(source: Path | str, *args: str, data_dir: Path | None = None, key: Path | None = None,
-              env: dict[str, str] | None = None) -> ServeProcess:
+              env: dict[str, str] | None = None, open_files: int | None = None) -> ServeProcess:
         data_dir = data_dir or tmp_path / "data"
         store = Store(data_dir)
         _, admin = tokens.create(store, "admin", None, "tests")
@@ -141,6 +141,8 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
                 "--data-dir", str(data_dir), "--log-format", "json", "--poll-interval", "0.05",
                 "--retry-backoff", "0.01", "--shutdown-grace", "5", *(["--secrets-key", str(key)] if key else []),
                 *args]
+        if open_files:
+            argv = _with_open_file_limit(open_files, argv)
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         handle = _handshake(process)
@@ -158,6 +160,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
         for stream in (handle.process.stdout, handle.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _with_open_file_limit(limit: int, argv: list[str]) -> list[str]:
+    """`argv` run with a hard limit on open files, as a container or a unit file sets it (set, then exec)."""
+    limited = ("import os, resource, sys; n = int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+               "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
+    return [sys.executable, "-c", limited, str(limit), *argv[1:]]
 
 
 def _handshake(process: subprocess.Popen[str]) -> ServeProcess:

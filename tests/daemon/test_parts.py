@@ -37,8 +37,8 @@ def test_each_git_hosts_signature_is_accepted_only_with_the_right_secret() -> No
     assert webhooks.verify("secret-1", {"X-Gitlab-Token": "secret-2"}, BODY) is None
     assert webhooks.verify("secret-1", {}, BODY) is None
     assert webhooks.verify(None, {"X-Hub-Signature-256": good}, BODY) is None  # no secret: nothing is trusted
-    assert webhooks.pushed_branch(json.loads(BODY)) == "main"
-    assert webhooks.pushed_branch({"ref": "refs/tags/v1"}) is None
+    assert webhooks.judge({}, json.loads(BODY), "main").act
+    assert not webhooks.judge({}, {"ref": "refs/tags/v1"}, "main").act
 
 
 def test_the_configuration_file_is_merged_under_the_command_line_with_paths_relative_to_it(tmp_path: Path) -> None:
