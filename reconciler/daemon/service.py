@@ -88,8 +88,8 @@ async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook
         daemon = Daemon(reconciler, store, metrics, webhook_secret, health=health,
                         body_timeout=config.http.body_timeout, connections=metrics.connections)
         url = await _listen(config, make_app(daemon, _packets(config, reconciler)), metrics.connections, stack)
+        _write_url(config.data_dir, url, stack)  # before the announcement, which scripts wait for
         _announce(config, url, store, simulated)
-        _write_url(config.data_dir, url, stack)
         with _signals(stop):
             loop = asyncio.create_task(supervise(lambda: reconciler.run(stop, config.poll), stop, health,
                                                  config.restart_backoff))
@@ -126,7 +126,7 @@ def _revoke_demo_tokens(store: Store, why: str) -> None:
     """The admin token `--simulate` made is valid only while that daemon runs."""
     for row in store.tokens():
         if row["created_by"] == DEMO_TOKEN_MAKER and not row["revoked_at"] and store.revoke_token(row["name"]):
-            store.audit(ACTOR, "token-revoke", [], None, f"{row['name']} (demo token: {why})")
+            store.audit(ACTOR, "token-revoke", [], None, row["name"], f"the demo token: {why}")
             log.info("demo token %s revoked: %s", row["name"], why)
 
 

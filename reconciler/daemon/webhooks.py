@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SIGNATURE_HEADERS = {
-    "X-Hub-Signature-256": "github",
+SIGNATURE_HEADERS = {  # Gitea and Forgejo also send X-Hub-Signature-256: their own header names them first
     "X-Gitea-Signature": "gitea",
     "X-Forgejo-Signature": "gitea",
+    "X-Hub-Signature-256": "github",
     "X-Gitlab-Token": "gitlab",
     "X-Signature-256": "generic",
 }
