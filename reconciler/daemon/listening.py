@@ -35,6 +35,7 @@ BACKLOG = 128  # the listen queue; one readiness event may accept this many sock
 OWN_WORK = 128  # git subprocesses' pipes, SQLite and its journal, the anchor, logs, the event loop
 FLEET_PARALLEL_CEILING = 2000  # the most routers a fleet may have talked to at once (fleet.yaml max_parallel)
 MINIMUM_CAP = 8
+CLOSE_REASONS = ("refused", "evicted", "header-timeout", "idle-timeout")  # why the daemon closed a connection
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
         b"Retry-After: 1\r\nContent-Length: 34\r\n\r\ntoo many connections, retry later\n")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,10 +1,10 @@
 """Prometheus metrics of the daemon (`GET /metrics`, prometheus-client's text format).
 
 Where it sits: `service` makes one `Metrics`; the reconciler tells it about every cycle
-(`cycle_finished`), the driver about every request (`request`) and the supervisor about every
-restart of the loop (`loop_restarted`); the gauges that describe the current state (revision,
-degraded, devices by status, drift, the loop, the HTTP connections) are read from `DaemonStatus`,
-`supervision.LoopHealth` and `listening.Connections` when scraped, so they are never stale.
+(`cycle_finished`) and the driver about every request (`request`); what describes the current
+state (revision, degraded, devices by status, drift, the loop and its restarts, the HTTP
+connections) is read from `DaemonStatus`, `supervision.LoopHealth` and `listening.Connections`
+when scraped, so it is never stale.
 Counters end in `_total`; no `_created` series (they double the series for no use here).
 """
 
@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from reconciler.shell import clock
 from reconciler.core.results import DeviceResult
 
-from .listening import Connections
+from .listening import CLOSE_REASONS, Connections
 from .status import Cycle, DaemonStatus
 from .supervision import LoopHealth
 
@@ -69,7 +69,7 @@ class _ProcessCollector(Collector):
         closed = CounterMetricFamily("reconciler_http_connections_closed", "HTTP connections the daemon closed: "
                                      "refused (every slot busy), evicted (idle, at the cap), header-timeout, "
                                      "idle-timeout", labels=["reason"])
-        for reason in ("refused", "evicted", "header-timeout", "idle-timeout"):
+        for reason in CLOSE_REASONS:
             closed.add_metric([reason], float(connections.closed[reason]))
         yield closed
 
@@ -78,7 +78,8 @@ class Metrics:
     """The daemon's registry (its own, not the process-global one: tests run several daemons)."""
 
     def __init__(self, status: Callable[[], DaemonStatus], health: LoopHealth | None = None) -> None:
-        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide, and this is the only registry the daemon serves
+        # process-wide; this is the only registry the daemon serves
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.health = health or LoopHealth()
         self.connections: Connections | None = None  # set once the daemon listens
         self.registry = CollectorRegistry()
