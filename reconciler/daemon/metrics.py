@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reconciler.shell import clock
 from reconciler.core.results import DeviceResult
+from reconciler.shell import clock
 
 from .listening import CLOSE_REASONS, Connections
 from .status import Cycle, DaemonStatus

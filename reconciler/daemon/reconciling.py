@@ -33,7 +33,7 @@ from reconciler.core.plans import DevicePlan, Plan, Status
 from reconciler.core.problems import Problem
 from reconciler.core.results import DONE, DeviceOutcome, DeviceResult, FleetResult
 from reconciler.errors import ReconcilerError, SourceError
-from reconciler.shell.clock import SYSTEM, Clock
+from reconciler.shell.clock import SYSTEM, Clock, sleep_or_wake
 from reconciler.shell.drivers import Driver
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
 from reconciler.shell.loading import FleetLoader, LoadedRevision
@@ -106,23 +106,13 @@ class Reconciler:
             if changed or forced or self.clock.monotonic() >= next_sync:
                 await self.cycle("new revision" if changed else forced or "interval", stop)
                 next_sync = self.clock.monotonic() + self._next_sync_delay()
-            await self._sleep(min(poll, max(0.0, next_sync - self.clock.monotonic())), stop)
+            await sleep_or_wake(self.clock, min(poll, max(0.0, next_sync - self.clock.monotonic())), self._wake, stop)
         await self.close()
 
     async def close(self) -> None:
         if self._driver is not None:
             await self._driver.close()
             self._driver = None
-
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        """Until the time is up, a wake-up, or the stop."""
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()),
-                   asyncio.ensure_future(self.clock.sleep(seconds))]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     def _next_sync_delay(self) -> float:
         fleet = self.good.build.fleet if self.good is not None else None

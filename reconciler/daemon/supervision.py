@@ -10,12 +10,12 @@ has lasted longer than the ceiling) and runs again; meanwhile the daemon reports
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from reconciler.shell import clock
+from reconciler.shell.clock import SYSTEM, Clock, sleep_or_wake
 
 log = logging.getLogger("reconciler.daemon")
 BACKOFF_CEILING = 60.0
@@ -33,19 +33,18 @@ class LoopHealth:
     def up(self) -> None:
         self.running, self.error, self.down_since = True, None, None
 
-    def down(self, error: str) -> None:
+    def down(self, error: str, now: dt.datetime) -> None:
         self.running, self.error = False, error
-        self.down_since = clock.now().isoformat(timespec="seconds")
+        self.down_since = now.isoformat(timespec="seconds")
 
 
 async def supervise(run: Callable[[], Awaitable[None]], stop: asyncio.Event, health: LoopHealth,
-                    backoff: float = 1.0) -> None:
+                    backoff: float = 1.0, clock: Clock = SYSTEM) -> None:
     """Run `run()` until `stop` is set, restarting it (after a growing wait) whenever it fails."""
-    loop = asyncio.get_running_loop()
     delay = backoff
     while not stop.is_set():
         health.up()
-        started = loop.time()
+        started = clock.monotonic()
         failure: Exception | None = None
         try:
             await run()
@@ -54,14 +53,14 @@ async def supervise(run: Callable[[], Awaitable[None]], stop: asyncio.Event, hea
             error = "the reconcile loop returned without being asked to stop"
         except Exception as exc:  # anything: a dead loop must not pass for a live one
             failure, error = exc, f"{type(exc).__name__}: {exc}"
-        if loop.time() - started > BACKOFF_CEILING:
+        if clock.monotonic() - started > BACKOFF_CEILING:
             delay = backoff  # it ran a good while: this is a new failure, not the same one again
-        health.down(error)
+        health.down(error, clock.now())
         log.error("the reconcile loop stopped (%s); restarting it in %.1fs", error, delay, exc_info=failure)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
+        await sleep_or_wake(clock, delay, stop)
         delay = min(delay * 2, BACKOFF_CEILING)
         if stop.is_set():
             return
         health.restarts += 1
         log.info("restarting the reconcile loop (restart %d)", health.restarts)
+

@@ -84,6 +84,17 @@ class VirtualClock:
 SYSTEM = SystemClock()
 
 
+async def sleep_or_wake(clock: Clock, seconds: float, *events: asyncio.Event) -> None:
+    """Wait `seconds` on the clock, or until one of the events is set, whichever comes first."""
+    waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(event.wait()) for event in events]
+    waiters.append(asyncio.ensure_future(clock.sleep(seconds)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 def now() -> dt.datetime:
     """The system clock's now (for the commands' entry points; pass a `Clock` further in)."""
     return SYSTEM.now()
