@@ -26,11 +26,13 @@ from reconciler.core.entitlements.judging import link_notes
 from reconciler.core.observed import ObservedSnapshot, snapshot_json
 from reconciler.core.plans import Plan, Status, plan_from_data
 from reconciler.core.presenting import data
+from reconciler.core.presenting.redaction import redact_plan, redact_snapshot
 from reconciler.core.results import DeviceOutcome, DeviceResult, FleetResult
 from reconciler.errors import Interrupted, SavedPlanError, UsageError
 from reconciler.shell.files import write_atomically
 from reconciler.shell.progress import Reporter
 from reconciler.shell.store import Store
+from reconciler.shell.targets import redactor
 
 # --- observe ---------------------------------------------------------------------------------------------
 
@@ -44,7 +46,7 @@ def observe(path: Path, rev: str | None, out: Path | None, options: LiveOptions)
         snapshot = asyncio.run(_observe(session, reporter.observed))
     offline = sum(1 for device in snapshot.devices if not device.online)
     notes = [*session.notes, f"observed {len(snapshot.devices)} routers ({offline} unreachable)"]
-    content = snapshot_json(snapshot).decode() + "\n"
+    content = snapshot_json(redact_snapshot(snapshot, redactor(session.unsealer))).decode() + "\n"
     if out is not None:
         write_atomically(out, content.encode())
         notes.append(f"snapshot saved to {out}")
@@ -83,7 +85,8 @@ def _plan_observed(session: Session, reporter: Reporter, jobs: int | None,
                    keys: bool = True) -> tuple[Plan, ObservedSnapshot]:
     with reporter:
         snapshot = asyncio.run(_observe(session, reporter.observed))
-    return plan_revision(session.revision, snapshot, session.clock.now(), jobs=jobs, keys=keys), snapshot
+    plan = plan_revision(session.revision, snapshot, session.clock.now(), jobs=jobs, keys=keys)
+    return redact_plan(plan, redactor(session.unsealer)), snapshot
 
 
 def _saved(plan: Plan, path: Path) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from reconciler.core.fleets import Device, Fleet, canonical_json, digest, templa
 from reconciler.core.models import ConfigMode
 from reconciler.core.problems import Origin, Problem, error
 from reconciler.core.sandbox import TemplateProblem, TemplateSet
+from reconciler.core.secretkeys import CODE as MISPLACED_SECRET
+from reconciler.core.secretkeys import Misplaced, SecretKeys, locate
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class Renderer:
         self._fleet_context = {"name": fleet.spec.name, "variant": fleet.spec.variant.value,
                                "timezone": fleet.spec.timezone}
         self._sites = {name: site.model_dump(mode="python") for name, site in fleet.sites.items()}
+        self._secret_keys = SecretKeys(fleet.spec.management.secret_keys)
 
     def context(self, device: Device) -> dict[str, Any]:
         """What the template sees (documented in docs/fleet-repository.md)."""
@@ -116,8 +119,10 @@ class Renderer:
         if known is None:
             template = self._closure_hash(device.template) if device.template else "-"
             packets = "|".join(f"{name}@{self._packet_digest(name)}" for name in device.packets)
+            # The fleet's secret keys decide whether a device renders: part of its input when there are any.
+            extra = ("secret_keys", *self._secret_keys.globs) if self._secret_keys.globs else ()
             known = digest(template, canonical_json(self.context(device)), device.firmware or "-", packets,
-                           device.config_mode.value)
+                           device.config_mode.value, *extra)
             self._hashes.put(device, known)
         return known
 
@@ -141,13 +146,18 @@ class Renderer:
                 return RenderFailure(device.name, key, error("render-error", f"device {device.name!r}: unknown "
                                                              f"template {device.template!r}", device.origin,
                                                              device.name))
+            name, context = template.path.removeprefix("templates/"), self.context(device)
             try:
-                text = self.templates.render(template.path.removeprefix("templates/"), self.context(device))
+                text = self.templates.render(name, context)
             except TemplateProblem as problem:
                 return RenderFailure(device.name, key, _problem(problem, device))
             parsed = configs.parse_config(text)
             if parsed.errors:
                 return RenderFailure(device.name, key, _config_problem(parsed.errors, template.path, device))
+            misplaced = self._secret_keys.misplaced(parsed.values)
+            if misplaced:
+                found = locate(self.templates, name, context, misplaced, parsed.values)
+                return RenderFailure(device.name, key, _misplaced_problem(found, template.path, device))
         packets = tuple((name, self._packet_digest(name)) for name in device.packets)
         return DesiredState(device.name, device.serial, device.model, device.template, device.config_mode, text,
                             device.firmware, packets, key, parsed)
@@ -182,3 +192,15 @@ def _config_problem(errors: tuple[configs.ConfigError, ...], path: str, device: 
     return error("config-syntax", message, Origin(path, line=1, col=1), device.name)
 
 
+
+
+def _misplaced_problem(found: Misplaced, path: str, device: Device) -> Problem:
+    what = (f"the sealed value of {', '.join(found.fields)}" if found.fields
+            else f"a secret marker written as text ({', '.join(found.secrets)})")
+    more = f" (and {found.others} more key{'s' * (found.others != 1)})" if found.others else ""
+    message = (f"device {device.name!r}: {what} is rendered into {found.key}{more}, which is not a secret-valued "
+               "key: routers report such keys back in clear. A sealed value may only go into credential keys "
+               "(password, psk, pin, private_key, …) or keys of management.secret_keys")
+    origin = Origin(template_file(found.template), line=found.line, col=1) if found.template else \
+        Origin(path, line=1, col=1)
+    return error(MISPLACED_SECRET, message, origin, device.name)

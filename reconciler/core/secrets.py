@@ -10,13 +10,18 @@ talks to a router.
 The fingerprint is a hash of the sealed (encrypted) value, so it changes when the secret is
 re-sealed with a new value; that is how a revision diff notices a changed secret without the core
 ever knowing the secret itself.
+
+A marker may only end up in a key named like a credential (`is_credential_name`; `secretkeys`
+refuses any other), because routers report every other key back in clear. As a second line of
+defence, a `Redactor` (built by the shell from the secrets it unsealed) hides every router value
+equal to one of them in snapshots, plans and logs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +35,7 @@ _MARKER_START = "⟦secret:"
 # depth for values a router reports back: a SIM PIN, a pre-shared key, an SNMP community).
 _SENSITIVE_KEY = re.compile(
     r"(password|passwd|secret|psk|pre_?shared|token|passphrase|credential|community|private|"
-    r"(^|[._])pin($|[._])|_key$|(^|[._])key$)",
+    r"(^|[._])(pin|puk)($|[._])|_key$|(^|[._])key$)",
     re.I,
 )
 
@@ -85,6 +90,11 @@ def secret_names(text: str) -> set[str]:
     return {match.group(1) for match in _MARKER.finditer(text)} if _MARKER_START in text else set()
 
 
+def secret_markers(text: str) -> list[tuple[str, str]]:
+    """(name, fingerprint) of every secret marker in a rendered text, in order."""
+    return [(m.group(1), m.group(2)) for m in _MARKER.finditer(text)] if _MARKER_START in text else []
+
+
 def redact(text: str) -> str:
     """Replace every secret marker in `text` by `***`."""
     if _MARKER_START not in text:
@@ -95,6 +105,12 @@ def redact(text: str) -> str:
 def is_sensitive_key(key: str) -> bool:
     """Whether a configuration key names a credential (its values are always shown as `***`)."""
     return _SENSITIVE_KEY.search(key) is not None
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether the last name of a key (`password`, `ppp_password`, `psk`, `sim_pin`, `private_key`, …) names
+    a credential: the keys a sealed value may be rendered into (fleet.yaml `management.secret_keys` adds more)."""
+    return _SENSITIVE_KEY.search(name) is not None
 
 
 def redact_change(key: str, old: str | None, new: str | None) -> tuple[str | None, str | None]:
@@ -126,3 +142,65 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_data(v) for v in value]
     return value
+
+
+# In free text (a plan's notes, a log line) only secrets this long are replaced: a shorter one (a SIM
+# PIN of four digits) would mask ordinary numbers. Whole values are hidden whatever their length.
+MIN_IN_TEXT = 6
+
+
+class Redactor:
+    """Values no output may show: the plaintexts of secrets, once the shell has unsealed them.
+
+    The shell builds it (`shell.targets.redactor`) and hands it to the outputs that carry what
+    routers report: a router value equal to a secret is shown as `***`, whatever the key (a secret
+    that reached an ordinary key, before `secretkeys` refused that, or by hand on the router).
+    """
+
+    __slots__ = ("_lengths", "_values")
+
+    def __init__(self, plaintexts: Iterable[str] = ()) -> None:
+        self._values = frozenset(value for value in plaintexts if value)
+        # Free text is searched by sliding a window of each length over it (set lookups): a regular
+        # expression of thousands of alternatives (one password per router) costs milliseconds per line.
+        self._lengths = sorted({len(v) for v in self._values if len(v) >= MIN_IN_TEXT}, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._values)} values)"  # never the values
+
+    @property
+    def plaintexts(self) -> frozenset[str]:
+        """The values themselves (for a logger's own last line of defence)."""
+        return self._values
+
+    def any_hidden(self, values: Iterable[str]) -> bool:
+        """Whether one of `values` is a secret (a C-speed check before any copying)."""
+        return not self._values.isdisjoint(values)
+
+    def value(self, value: str | None) -> str | None:
+        """`***` for a value equal to a secret; any other value as it is."""
+        return REDACTED if value is not None and value in self._values else value
+
+    def text(self, text: str) -> str:
+        """Free text with every secret of `MIN_IN_TEXT` characters or more in it replaced by `***`."""
+        if text in self._values:
+            return REDACTED
+        if not self._lengths or len(text) < self._lengths[-1]:
+            return text
+        parts: list[str] = []
+        start = position = 0
+        while position < len(text):
+            found = next((n for n in self._lengths if position + n <= len(text)
+                          and text[position:position + n] in self._values), 0)
+            if found:
+                parts += [text[start:position], REDACTED]
+                position = start = position + found
+            else:
+                position += 1
+        return "".join(parts) + text[start:] if parts else text
+
+
+NO_SECRETS = Redactor()

@@ -13,7 +13,10 @@ them; the checks live by concern:
 - `references`: the `Catalog` of what a revision defines, and every name checked against it:
   sites, groups, group members, templates, firmware, packets (and their part files), secrets,
   and whether template, firmware and packets support the device's model;
-- `fieldchecks`: every device gets every required field, of the declared type (D0.11, D0.16).
+- `fieldchecks`: every device gets every required field, of the declared type (D0.11, D0.16);
+- `addresschecks`: device addresses are https:// (plain HTTP only in a fleet that allows it, for labs).
+
+(`rendering` checks, with `secretkeys`, that no secret is rendered into a key routers report in clear.)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core.addresschecks import plain_http_problems
 from reconciler.core.fieldchecks import FieldChecker, Shared
 from reconciler.core.fleets import (
     DEFAULTS,
@@ -197,6 +201,7 @@ class _Builder:
     def build(self) -> Fleet:
         catalog = self.catalog
         devices = self._unique_devices()
+        self.problems.extend(plain_http_problems(devices.values(), self.fleet_spec.management))
         self.problems.extend(group_references(catalog, devices))
         self.problems.extend(layer_references(catalog, Located(self.fleet_spec.defaults,
                                                                Origin("fleet.yaml", ("defaults",)))))

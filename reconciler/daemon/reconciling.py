@@ -30,6 +30,7 @@ from reconciler.app.verdicts import History, Verdict, judge_again, judge_revisio
 from reconciler.core.drift import classify_drift
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.plans import DevicePlan, Plan, Status
+from reconciler.core.presenting.redaction import redact_plan, redact_snapshot
 from reconciler.core.problems import Problem
 from reconciler.core.results import DONE, DeviceOutcome, DeviceResult, FleetResult
 from reconciler.errors import ReconcilerError, SourceError
@@ -40,8 +41,9 @@ from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.rollouts import Rollout, SimpleRollout
 from reconciler.shell.sources import read_commit
 from reconciler.shell.store import DeviceState, Store
+from reconciler.shell.targets import redactor
 
-from . import obligations
+from . import logs, obligations
 from .following import Follower
 from .status import Cycle, DaemonStatus, RouterStatus, router_statuses
 
@@ -235,8 +237,10 @@ class Reconciler:
         states = self.store.device_states()  # read once: the steps below touch other columns or other devices
         snapshot = await observe_routers(session, driver, known=states)
         plan = await asyncio.to_thread(plan_revision, revision, snapshot, self.clock.now(), jobs=1, keys=False)
-        self.status.plan, self.status.self_heal = plan, session.fleet.spec.sync.self_heal
-        self.snapshot = snapshot if self.keep_snapshot else None
+        hidden = redactor(session.unsealer)  # router values equal to a secret: never in the API or the logs
+        logs.redact(*hidden.plaintexts)
+        self.status.plan, self.status.self_heal = redact_plan(plan, hidden), session.fleet.spec.sync.self_heal
+        self.snapshot = redact_snapshot(snapshot, hidden) if self.keep_snapshot else None
         cycle.plan = {status.value: count for status, count in plan.counts.items()}
         self._record_unreachable(plan)
         self._record_matching(plan, commit, states)

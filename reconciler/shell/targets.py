@@ -13,21 +13,28 @@ devices: {ber-plant-r01: {username: service, password: "…"}}
 ```
 
 The driver tries the passwords in order: the fleet's first (what the router has after an apply),
-then the file's, most specific first.
+then the file's, most specific first. It talks HTTPS only: plain HTTP is allowed for the simulator
+on loopback and for a fleet that sets `management.allow_plain_http` (labs; validate refuses
+`http://` addresses otherwise).
+
+`redactor` collects what outputs must never show: every secret of the fleet the key unseals;
+snapshots, plans and the daemon's API and logs hide router values equal to one.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from reconciler.core.fleets import Device, Fleet
-from reconciler.core.secrets import SecretValue, secret_names, substitute
+from reconciler.core.secrets import Redactor, SecretValue, secret_names, substitute
 from reconciler.errors import SecretError, UsageError
 from reconciler.shell import sealing
 from reconciler.shell.drivers import Target
@@ -110,6 +117,20 @@ class Unsealer:
             self._plain[name] = sealing.unseal(self._private_key(), name, self._sealed[name])
         return self._plain[name]
 
+    def every_plaintext(self) -> list[str]:
+        """Every secret of the fleet the key unseals (none without a key; one sealed to another key is left out:
+        this key cannot have sent it)."""
+        if not self.available:
+            return []
+        self._private_key()  # an unreadable key file is the operator's mistake: say so
+        found = []
+        for name in self._sealed:
+            try:
+                found.append(self.plaintext(name))
+            except SecretError:
+                continue
+        return found
+
     def substitute(self, text: str) -> str:
         """A rendered configuration with every secret marker replaced by its value (for the router only)."""
         return substitute(text, {name: self.plaintext(name) for name in secret_names(text)})
@@ -134,6 +155,7 @@ def _key_from_environment() -> Path | None:
 def targets(fleet: Fleet, credentials: CredentialsFile, unsealer: Unsealer, simulator: str | None) -> dict[str, Target]:
     """A target for every device of the fleet."""
     management = fleet.spec.management
+    plain_http = management.allow_plain_http or (simulator is not None and _on_loopback(simulator))
     result = {}
     for name, device in fleet.devices.items():
         logins = credentials.for_device(device)
@@ -141,8 +163,28 @@ def targets(fleet: Fleet, credentials: CredentialsFile, unsealer: Unsealer, simu
         passwords = [*_fleet_password(device, management.password_field, unsealer),
                      *(login.password for login in logins if login.password)]
         result[name] = Target(name, device.serial, _base_url(device, simulator), username,
-                              tuple(dict.fromkeys(passwords)))
+                              tuple(dict.fromkeys(passwords)), plain_http)
     return result
+
+
+def redactor(unsealer: Unsealer) -> Redactor:
+    """What no output may show: the fleet's secrets, those the key unseals.
+
+    Not the credentials file's passwords: a factory password (`admin`) is often an ordinary value too
+    (the user name), which every snapshot would hide; the daemon keeps those out of its logs apart.
+    """
+    return Redactor(unsealer.every_plaintext())
+
+
+def _on_loopback(url: str) -> bool:
+    """Whether a URL's host is this machine (plain HTTP to it never crosses a network)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _fleet_password(device: Device, field: str | None, unsealer: Unsealer) -> list[str]:

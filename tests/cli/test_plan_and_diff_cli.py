@@ -108,8 +108,10 @@ def test_credential_changes_keep_their_keys_and_hide_both_values(credential_flee
 
 
 def secret_user_fleet(user: str) -> dict[str, str]:
-    """The small fleet rendering `interfaces.wwan1.apn_user` (not a credential by name) from the field `apn_user`."""
+    """The small fleet rendering `interfaces.wwan1.apn_user` (not a credential by name, so the fleet declares it a
+    secret key) from the field `apn_user`."""
     files = small_fleet()
+    files["fleet.yaml"] += "management:\n  secret_keys: [interfaces.wwan1.apn_user]\n"
     files["templates/base.yaml"] += "  apn_user: {type: string}\n"
     files["templates/base.j2"] += "interfaces.wwan1.apn_user={{ apn_user }}\n"
     files["fleet.yaml"] = files["fleet.yaml"].replace(

@@ -136,7 +136,7 @@ def test_a_sealed_value_in_the_fleet_validates_and_renders_as_stars(tmp_path: Pa
         "secrets/apn.yaml": f'secrets:\n  apn-user: {{sealed: "{sealed}"}}\n',
         "templates/base.yaml": small_fleet()["templates/base.yaml"] + "  apn_user: {type: secret, required: false}\n",
         "templates/base.j2": small_fleet()["templates/base.j2"]
-        + "{% if apn_user is defined %}\ninterfaces.wwan1.username={{ apn_user }}\n{% endif %}\n",
+        + "{% if apn_user is defined %}\ninterfaces.wwan1.password={{ apn_user }}\n{% endif %}\n",
         "devices/all.yaml": small_fleet()["devices/all.yaml"].replace("vlan: 10}",
                                                                       "vlan: 10, apn_user: !secret apn-user}"),
     })
@@ -144,7 +144,7 @@ def test_a_sealed_value_in_the_fleet_validates_and_renders_as_stars(tmp_path: Pa
     assert (code, out) == (0, f"valid ({fleet} at working tree, 3 devices): 0 errors, 0 warnings\n")
     code, out, _ = run(["render", str(fleet), "ber-r01"], capsys)
     assert code == 0
-    assert "interfaces.wwan1.username=***" in out.splitlines()
+    assert "interfaces.wwan1.password=***" in out.splitlines()
     assert sealed not in out
     assert "m2m-user" not in out
 

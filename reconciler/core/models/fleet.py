@@ -51,6 +51,11 @@ class Management(Spec):
     ca: RelativePath | None = Field(default=None, description="a PEM file in the repository: the CA routers' "
                                     "HTTPS certificates are verified against (default: the system's CAs)")
     verify_tls: bool = Field(default=True, description="false only for lab routers with self-signed certificates")
+    allow_plain_http: bool = Field(
+        default=False,
+        description="labs only: let devices have http:// addresses; reconciler then logs in and sends "
+        "configuration with secrets in clear (validate warns while it is on)",
+    )
     connect_timeout: Duration = Field(default=dt.timedelta(seconds=10))
     read_timeout: Duration = Field(default=dt.timedelta(seconds=60))
     retries: Annotated[int, Field(ge=0, le=10)] = Field(default=4, description="retries of a busy (503) or "
@@ -63,6 +68,11 @@ class Management(Spec):
         default=["services.https.active", "services.https.port"],
         description="keys whose change would cut reconciler's own access to a router (globs): a plan that "
         "changes one is refused for that device",
+    )
+    secret_keys: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default=[], max_length=200,
+        description="keys that may carry a !secret value (globs), besides those named like a credential "
+        "(password, psk, pin, private_key, …): a secret rendered into any other key is an error",
     )
 
 

@@ -22,6 +22,9 @@ class Target:
     base_url: str  # https://10.20.0.11, or http://127.0.0.1:9443/d/<serial> for the simulator
     username: str
     passwords: tuple[str, ...] = field(repr=False)  # never printed
+    # May the driver talk plain HTTP to it (credentials in clear)? Only the simulator on loopback, or a
+    # fleet that set management.allow_plain_http (labs); otherwise the driver refuses before it sends anything.
+    plain_http: bool = False
 
 
 @dataclass(frozen=True, slots=True)

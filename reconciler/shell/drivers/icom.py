@@ -2,8 +2,9 @@
 
 Where it sits: behind the `Driver` protocol; `observing` and `applying` call it. One
 `ClientSession` with pooled keep-alive connections serves every router; a bearer token is kept per
-router and renewed on 401; TLS is verified against the fleet's CA (or the system's); busy answers
-(503), timeouts and broken connections are retried with jittered exponential backoff, a bounded
+router and renewed on 401; TLS is verified against the fleet's CA (or the system's), and nothing
+is sent over plain HTTP unless the target allows it (the simulator on loopback, a lab fleet); busy
+answers (503), timeouts and broken connections are retried with jittered exponential backoff, a bounded
 number of times, and then become `TemporaryError`s; answers that retrying cannot fix become
 `PermanentError`s. aiohttp's own exceptions are translated here, where they enter.
 """
@@ -171,9 +172,14 @@ class IcomDriver:
 
     async def _send(self, target: Target, method: str, path: str, body: Any, form: Any,
                     token: str | None) -> tuple[int, str]:
+        url = target.base_url.rstrip("/") + API + path
+        if not target.plain_http and url[:8].lower() != "https://":
+            # Every request carries a credential (a login, a token) and some carry unsealed secrets.
+            raise PermanentError(f"refused to talk to {target.base_url} over plain HTTP: the router's credentials "
+                                 "would travel in clear (use https://; management.allow_plain_http is for labs)",
+                                 target.name)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         data = form() if form is not None else None
-        url = target.base_url.rstrip("/") + API + path
         started = self.clock.monotonic()
         answer = "error"
         try:
