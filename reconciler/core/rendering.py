@@ -154,9 +154,8 @@ class Renderer:
             parsed = configs.parse_config(text)
             if parsed.errors:
                 return RenderFailure(device.name, key, _config_problem(parsed.errors, template.path, device))
-            misplaced = self._secret_keys.misplaced(parsed.values)
-            if misplaced:
-                found = locate(self.templates, name, context, misplaced, parsed.values)
+            if self._secret_keys.misplaced(text, parsed.values):
+                found = locate(self.templates, name, context, text, self._secret_keys, self.fleet.template_sources)
                 return RenderFailure(device.name, key, _misplaced_problem(found, template.path, device))
         packets = tuple((name, self._packet_digest(name)) for name in device.packets)
         return DesiredState(device.name, device.serial, device.model, device.template, device.config_mode, text,
@@ -196,11 +195,11 @@ def _config_problem(errors: tuple[configs.ConfigError, ...], path: str, device: 
 
 def _misplaced_problem(found: Misplaced, path: str, device: Device) -> Problem:
     what = (f"the sealed value of {', '.join(found.fields)}" if found.fields
-            else f"a secret marker written as text ({', '.join(found.secrets)})")
-    more = f" (and {found.others} more key{'s' * (found.others != 1)})" if found.others else ""
-    message = (f"device {device.name!r}: {what} is rendered into {found.key}{more}, which is not a secret-valued "
-               "key: routers report such keys back in clear. A sealed value may only go into credential keys "
-               "(password, psk, pin, private_key, …) or keys of management.secret_keys")
+            else f"a secret marker written as text (secret {found.secret!r})")
+    where = f"is rendered into {found.key}, which is not a secret-valued key" if found.key else \
+        "is rendered outside any key=value (a comment, or a key set again further down)"
+    message = (f"device {device.name!r}: {what} {where}: routers report it back in clear. A sealed value may "
+               "only go into credential keys (password, psk, pin, private_key, …) or keys of management.secret_keys")
     origin = Origin(template_file(found.template), line=found.line, col=1) if found.template else \
         Origin(path, line=1, col=1)
     return error(MISPLACED_SECRET, message, origin, device.name)

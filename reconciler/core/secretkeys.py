@@ -5,20 +5,23 @@ router stores a credential key (`administration.users[1].password`, `ipsec.conne
 `interfaces.wwan1.sim_pin`) hashed and never reports it back in clear; every other key it reports
 as written, into snapshots, plans and logs. So a `!secret` rendered into an ordinary key
 (`location={{ admin_password }}`) would leak the moment apply unsealed it: the device fails to
-render instead (`validate` reports it, plan shows it invalid, apply leaves it alone).
+render instead (`validate` reports it, plan shows it invalid, apply leaves it alone). Apply puts a
+secret in place of every marker of the text, so every marker must sit in the value of a
+secret-valued key: one in a comment line, or in a key set again further down, is refused too.
 
 Which keys are secret-valued: those whose last name is a credential's (`secrets.is_credential_name`:
 password, passwd, psk, pre_shared, secret, token, passphrase, credential, community, private, pin,
 puk, key, `…_key`), and those matching a glob of fleet.yaml `management.secret_keys`.
 
-`locate` finds the template line that wrote the value: it renders the device again with traced
-secrets, each stringification giving a marker of its own, to learn which one ended up in the key;
-then once more, stopping at that stringification, so that the sandbox reports where it was (the
-same template and line a render error gets). Only a device that fails pays for this.
+`locate` finds the template line that wrote the marker: it renders the device again with traced
+secrets, each stringification giving a marker of its own, to learn which one went astray; then once
+more, stopping at that stringification, so that the sandbox reports where it was (the same template
+and line a render error gets). Only a device that fails pays for this.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,16 +29,10 @@ from typing import Any
 from reconciler.core import configs
 from reconciler.core.diffs import KeyGlobs
 from reconciler.core.sandbox import TemplateProblem, TemplateSet
-from reconciler.core.secrets import (
-    SecretValue,
-    contains_secret,
-    is_credential_name,
-    marker,
-    secret_markers,
-    secret_names,
-)
+from reconciler.core.secrets import SecretValue, contains_secret, is_credential_name, marker, secret_markers
 
 CODE = "secret-in-plain-key"
+OUTSIDE = ""  # a marker in no value: a comment line, or a key set again further down
 
 
 class SecretKeys:
@@ -49,50 +46,79 @@ class SecretKeys:
         last = key.rsplit(".", 1)[-1].split("[", 1)[0]
         return is_credential_name(last) or self._extra(key)
 
-    def misplaced(self, values: Mapping[str, str]) -> list[str]:
-        """The keys of a rendered configuration that carry a secret but are not secret-valued."""
-        return [key for key, value in values.items() if contains_secret(value) and not self(key)]
+    def misplaced(self, text: str, values: Mapping[str, str]) -> bool:
+        """Whether a rendered configuration (`text`, parsed into `values`) has a marker outside a secret-valued key."""
+        if not contains_secret(text):
+            return False
+        placed = 0
+        for key, value in values.items():
+            if contains_secret(value):
+                if not self(key):
+                    return True
+                placed += len(secret_markers(value))
+        return placed < len(secret_markers(text))
 
 
 @dataclass(frozen=True, slots=True)
 class Misplaced:
-    """What a failing device put where: the key, the secrets in it, the device fields that hold them."""
+    """The first marker a device put where it must not be, and where it was written (when found)."""
 
-    key: str
-    secrets: tuple[str, ...]
-    fields: tuple[str, ...]  # empty: the marker was written as text, not rendered from a field
-    others: int  # further keys with the same fault
-    template: str | None = None  # where the value was written, when found
+    key: str  # OUTSIDE: in no value
+    secret: str
+    fields: tuple[str, ...]  # the device fields that hold the secret; empty: the marker was written as text
+    template: str | None = None
     line: int = 0
 
 
-def locate(templates: TemplateSet, name: str, context: Mapping[str, Any], keys: list[str],
-           values: Mapping[str, str]) -> Misplaced:
-    """The first misplaced key of a device rendered from template `name` with `context`, and where it was written."""
-    key = keys[0]
-    secrets = tuple(sorted(secret_names(values[key])))
-    fields = tuple(sorted(field for field, value in context.items() if _holds(value, secrets)))
-    found = Misplaced(key, secrets, fields, len(keys) - 1)
-    call = _traced_call(templates, name, context, key)
-    if call is None:
-        return found
+def locate(templates: TemplateSet, name: str, context: Mapping[str, Any], text: str, allowed: SecretKeys,
+           sources: Mapping[str, str]) -> Misplaced:
+    """The first misplaced marker of `text`, rendered from template `name` with `context`, and where it was written.
+
+    `sources` are the templates by name, to find a marker that was written as text in one of them.
+    """
+    tracer = _Tracer(avoid=frozenset(fingerprint for _, fingerprint in secret_markers(text)))
+    try:
+        traced = templates.render(name, _traced(context, tracer))
+    except TemplateProblem:  # pragma: no cover - it rendered untraced: only positions would be lost
+        traced = text
+    markers = secret_markers(traced)
+    values = configs.parse_config(traced).values
+    secret, fingerprint = _first_misplaced(markers, values, allowed)
+    key = _key_of(marker(secret, fingerprint), values)
+    call = tracer.calls_of.get(fingerprint)
+    if call is None:  # not a stringified secret: a marker typed into a template
+        return Misplaced(key, secret, (), *_written(sources, templates.closure(name), marker(secret, fingerprint)))
+    fields = tuple(sorted(field for field, value in context.items() if _holds(value, secret)))
     try:
         templates.render(name, _traced(context, _Tracer(stop_at=call)))
     except TemplateProblem as problem:
-        return Misplaced(key, secrets, fields, found.others, problem.template, problem.line)
-    return found  # pragma: no cover - a render is deterministic: the second one stops where the first marked
+        return Misplaced(key, secret, fields, problem.template, problem.line)
+    return Misplaced(key, secret, fields)  # pragma: no cover - renders are deterministic: the stop is reached
 
 
-def _traced_call(templates: TemplateSet, name: str, context: Mapping[str, Any], key: str) -> int | None:
-    """Which stringification of a secret (counted from 1) produced the value of `key`, if one did."""
-    tracer = _Tracer()
-    try:
-        text = templates.render(name, _traced(context, tracer))
-    except TemplateProblem:
-        return None
-    value = configs.parse_config(text).values.get(key, "")
-    calls = [int(fingerprint, 16) for _, fingerprint in secret_markers(value)]
-    return next((call for call in calls if 1 <= call <= tracer.calls), None)
+def _first_misplaced(markers: list[tuple[str, str]], values: Mapping[str, str],
+                     allowed: SecretKeys) -> tuple[str, str]:
+    """The first marker (in text order) that is not in the value of a secret-valued key."""
+    placed = Counter(found for key, value in values.items() if contains_secret(value) and allowed(key)
+                     for found in secret_markers(value))
+    for found in markers:
+        if placed[found] == 0:
+            return found
+        placed[found] -= 1
+    raise ValueError("every marker is in a secret-valued key")  # pragma: no cover - only called after `misplaced`
+
+
+def _key_of(text: str, values: Mapping[str, str]) -> str:
+    return next((key for key, value in values.items() if text in value), OUTSIDE)
+
+
+def _written(sources: Mapping[str, str], names: Iterable[str], text: str) -> tuple[str | None, int]:
+    """The first template line holding `text` (a marker typed into a template), or nothing."""
+    for name in sorted(names):
+        for number, line in enumerate(sources.get(name, "").splitlines(), start=1):
+            if text in line:
+                return name, number
+    return None, 0
 
 
 class _Stop(Exception):
@@ -101,14 +127,24 @@ class _Stop(Exception):
 
 @dataclass
 class _Tracer:
+    """Counts stringifications; each gets a fingerprint of its own, none of those in `avoid` (the text's own)."""
+
     stop_at: int | None = None
+    avoid: frozenset[str] = frozenset()
     calls: int = 0
+    calls_of: dict[str, int] = field(default_factory=dict)  # fingerprint → stringification
+    _last: int = 0
 
     def mark(self, value: SecretValue) -> str:
         self.calls += 1
         if self.calls == self.stop_at:
             raise _Stop("here")
-        return marker(value.name, f"{self.calls:012x}")
+        self._last += 1
+        while f"{self._last:012x}" in self.avoid:
+            self._last += 1
+        fingerprint = f"{self._last:012x}"
+        self.calls_of[fingerprint] = self.calls
+        return marker(value.name, fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +169,7 @@ def _trace(value: Any, tracer: _Tracer) -> Any:
     return value
 
 
-def _holds(value: Any, secrets: tuple[str, ...]) -> bool:
+def _holds(value: Any, secret: str) -> bool:
     if isinstance(value, SecretValue):
-        return value.name in secrets
-    return isinstance(value, list) and any(_holds(item, secrets) for item in value)
+        return value.name == secret
+    return isinstance(value, list) and any(_holds(item, secret) for item in value)
