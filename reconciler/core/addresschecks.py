@@ -39,5 +39,6 @@ def plain_http_problems(devices: Iterable[Located], management: Management) -> l
                         setting)]
     names = ", ".join(item.spec.name for item in plain[:_SHOWN]) + (f" and {len(plain) - _SHOWN} more"
                                                                     if len(plain) > _SHOWN else "")
-    return [warning(CODE, f"plain HTTP allowed (labs only): {len(plain)} router{'s' * (len(plain) != 1)} ({names}) "
-                    "get their passwords and secrets in clear", setting)]
+    many = len(plain) != 1
+    return [warning(CODE, f"plain HTTP allowed (labs only): {len(plain)} router{'s' * many} ({names}) "
+                    f"get{'s' * (not many)} {'their' if many else 'its'} passwords and secrets in clear", setting)]
