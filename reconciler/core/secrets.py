@@ -29,7 +29,7 @@ REDACTED = "***"
 
 SECRET_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _MARKER = re.compile(r"⟦secret:(" + SECRET_NAME_PATTERN + r")@([0-9a-f]{12})⟧")
-_MARKER_START = "⟦secret:"
+MARKER_START = "⟦secret:"  # every marker begins so: a substring test rules most text out
 
 # Key names whose values are redacted even when they do not come from a `!secret` (defence in
 # depth for values a router reports back: a SIM PIN, a pre-shared key, an SNMP community).
@@ -75,29 +75,29 @@ def marker(name: str, fingerprint: str) -> str:
 
 def contains_secret(text: str) -> bool:
     """Whether a rendered value carries a secret marker (cheap check first)."""
-    return _MARKER_START in text and _MARKER.search(text) is not None
+    return MARKER_START in text and _MARKER.search(text) is not None
 
 
 def substitute(text: str, plaintexts: Mapping[str, str]) -> str:
     """Markers replaced by plaintext values: only the shell calls this, right before a router gets the text."""
-    if _MARKER_START not in text:
+    if MARKER_START not in text:
         return text
     return _MARKER.sub(lambda match: plaintexts[match.group(1)], text)
 
 
 def secret_names(text: str) -> set[str]:
     """The names of the secrets a rendered text carries markers of."""
-    return {match.group(1) for match in _MARKER.finditer(text)} if _MARKER_START in text else set()
+    return {match.group(1) for match in _MARKER.finditer(text)} if MARKER_START in text else set()
 
 
 def secret_markers(text: str) -> list[tuple[str, str]]:
     """(name, fingerprint) of every secret marker in a rendered text, in order."""
-    return [(m.group(1), m.group(2)) for m in _MARKER.finditer(text)] if _MARKER_START in text else []
+    return [(m.group(1), m.group(2)) for m in _MARKER.finditer(text)] if MARKER_START in text else []
 
 
 def redact(text: str) -> str:
     """Replace every secret marker in `text` by `***`."""
-    if _MARKER_START not in text:
+    if MARKER_START not in text:
         return text
     return _MARKER.sub(REDACTED, text)
 
