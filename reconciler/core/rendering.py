@@ -5,6 +5,8 @@ Where it sits: after `validation.build_fleet`; `diffs`, `plans` and `changes` co
 everything it imports, the template context (merged fields, device, site, fleet), firmware,
 packets and mode. `Renderer.input_hash` hashes exactly those, so callers can skip rendering when
 the hash has not changed (a pull request that touches one device re-renders one device).
+A configuration that puts a secret into a key routers report in clear fails (`secretkeys`), at
+the template line that wrote it.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 Where it sits: `documents` turns a YAML `!secret name` into a `SecretRef`; `fleets` resolves each
 reference against `secrets/*.yaml` into a `SecretValue` (name + fingerprint of the sealed value,
-never the plaintext, which the core never sees); `rendering` writes a `SecretValue` into a
+never the plaintext: the core never unseals); `rendering` writes a `SecretValue` into a
 configuration as a marker; every output path (`redact`) turns markers into `***`. Only the
-apply step (a later layer) is to put the decrypted value in place of a marker, at the moment it
-talks to a router.
+apply step (the shell) puts the decrypted value in place of a marker, at the moment it talks to
+a router; the plaintexts the shell hands back to the core are only to substitute and to compare
+with (`Redactor`), never to show.
 
 The fingerprint is a hash of the sealed (encrypted) value, so it changes when the secret is
 re-sealed with a new value; that is how a revision diff notices a changed secret without the core
