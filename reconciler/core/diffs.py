@@ -63,7 +63,13 @@ class Volatile(KeyGlobs):
 
 
 def _glob(pattern: str) -> str:
-    return "(?:" + ".*".join(re.escape(part) for part in pattern.split("*")) + ")"
+    # As fnmatch does: each part between stars is found at its first place in an atomic group, so a
+    # pattern of many stars (from a pull request) cannot make matching backtrack exponentially.
+    parts = [re.escape(part) for part in pattern.split("*")]
+    if len(parts) == 1:
+        return f"(?:{parts[0]})"
+    head, *middle, tail = parts
+    return "(?:" + head + "".join(f"(?>.*?{part})" for part in middle) + ".*" + tail + ")"
 
 
 def diff_against_observed(
