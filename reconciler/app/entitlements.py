@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from reconciler.app.outcomes import FAILED, OK, Outcome, as_json, problems_outcome
-from reconciler.core import licences as core_licences
-from reconciler.core import platform, telephony
-from reconciler.core import sla as sla_core
 from reconciler.core.documents import parse_yaml
+from reconciler.core.entitlements import licences as core_licences
+from reconciler.core.entitlements import platform, telephony
+from reconciler.core.entitlements import sla as sla_core
 from reconciler.core.fleets import Fleet
 from reconciler.core.loading import load_file
 from reconciler.core.models import LicenceFile, LicenceTerms, PaasFile, UcaasFile, kind_of

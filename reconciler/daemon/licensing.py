@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from reconciler.core.licences import LicenceReport, evaluate
+from reconciler.core.entitlements.licences import LicenceReport, evaluate
 from reconciler.errors import ReconcilerError
 from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.sources import read_commit

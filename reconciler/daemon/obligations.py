@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core import sla, support
-from reconciler.core.licences import fleet_licences
+from reconciler.core.entitlements import sla, support
+from reconciler.core.entitlements.licences import fleet_licences
 from reconciler.core.models import SupportFile
 from reconciler.shell import billing
 from reconciler.shell.loading import LoadedRevision

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.core import rentals, telephony
 from reconciler.core.documents import parse_yaml
+from reconciler.core.entitlements import rentals, telephony
 from reconciler.core.loading import load_file
 from reconciler.core.models import AccountFile, PriceListsFile, SelectionFile, UcaasFile, kind_of
 from reconciler.core.problems import Origin, Problem, error

@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from reconciler.core import licences
+from reconciler.core.entitlements import licences
+from reconciler.core.entitlements.licences import State, add_months, evaluate
 from reconciler.core.fleets import Located
-from reconciler.core.licences import State, add_months, evaluate
 from reconciler.core.models import LicenceFile, LicencesFile, LicenceTerms
 from reconciler.core.presenting.licences import licence_data, licence_text
 from reconciler.core.problems import Origin

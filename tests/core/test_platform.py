@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.fleets import Located
-from reconciler.core.models.platform import PaasFile
-from reconciler.core.platform import (
+from reconciler.core.entitlements.models.platform import PaasFile
+from reconciler.core.entitlements.platform import (
     availability,
     first_tuesday,
     handover_by,
@@ -18,6 +17,7 @@ from reconciler.core.platform import (
     provisioning_due,
     windows,
 )
+from reconciler.core.fleets import Located
 from reconciler.core.problems import Origin
 
 UTC = dt.UTC

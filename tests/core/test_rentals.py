@@ -7,9 +7,15 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reconciler.core.models.rentals import AccountFile, PriceList, SelectionFile, TopUp
+from reconciler.core.entitlements.models.rentals import AccountFile, PriceList, SelectionFile, TopUp
+from reconciler.core.entitlements.rentals import (
+    SECONDS_PER_MONTH,
+    AccountVersion,
+    SelectionVersion,
+    bound_credit_problems,
+    ledger,
+)
 from reconciler.core.problems import Origin
-from reconciler.core.rentals import SECONDS_PER_MONTH, AccountVersion, SelectionVersion, bound_credit_problems, ledger
 
 UTC = dt.UTC
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.core.sla import (
+from reconciler.core.entitlements.sla import (
     CARE_SUPPORT,
     PAAS_SUPPORT,
     UCAAS_SERVICE,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.core.models.support import Product, Renewal, SupportFile
+from reconciler.core.entitlements.models.support import Product, Renewal, SupportFile
+from reconciler.core.entitlements.support import incident, plan_on, renew, support_problems, terms
 from reconciler.core.problems import Origin
-from reconciler.core.support import incident, plan_on, renew, support_problems, terms
 
 D = dt.date
 

@@ -7,10 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from reconciler.core.configs import parse_config
-from reconciler.core.models.telephony import UcaasFile
-from reconciler.core.problems import Origin
-from reconciler.core.rendering import Renderer
-from reconciler.core.telephony import (
+from reconciler.core.entitlements.models.telephony import UcaasFile
+from reconciler.core.entitlements.telephony import (
     AVAILABILITY_TARGET,
     LinkReading,
     customer_problems,
@@ -19,6 +17,8 @@ from reconciler.core.telephony import (
     monthly_bill,
     yearly_availability,
 )
+from reconciler.core.problems import Origin
+from reconciler.core.rendering import Renderer
 from tests.conftest import build, small_fleet
 
 UTC = dt.UTC

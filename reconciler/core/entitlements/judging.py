@@ -13,16 +13,16 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from reconciler.core import telephony
+from reconciler.core.entitlements import telephony
+from reconciler.core.entitlements.licences import fleet_licences
+from reconciler.core.entitlements.models.telephony import Location
+from reconciler.core.entitlements.platform import platform_problems
+from reconciler.core.entitlements.support import support_problems
 from reconciler.core.fleets import Fleet, Located, SourceFile
-from reconciler.core.licences import fleet_licences
 from reconciler.core.models import PaasFile, SupportFile, UcaasFile
-from reconciler.core.models.telephony import Location
 from reconciler.core.observed import ObservedSnapshot
-from reconciler.core.platform import platform_problems
 from reconciler.core.problems import Origin, Problem, error
 from reconciler.core.rendering import Renderer, RenderFailure
-from reconciler.core.support import support_problems
 
 
 def entitlement_problems(fleet: Fleet, entitlements: Sequence[Located], files: Mapping[str, SourceFile],

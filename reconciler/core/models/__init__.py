@@ -9,19 +9,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from reconciler.core.entitlements.models.licences import LicenceFile, LicencesFile, LicenceTerms, Signature, TrustedKey
+from reconciler.core.entitlements.models.platform import PaasFile
+from reconciler.core.entitlements.models.rentals import AccountFile, PriceListsFile, SelectionFile
+from reconciler.core.entitlements.models.support import SupportFile
+from reconciler.core.entitlements.models.telephony import UcaasFile
 from reconciler.core.models.common import ConfigMode, Spec
 from reconciler.core.models.devices import DevicesFile, DeviceSpec
 from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, Sync, Variant
 from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
 from reconciler.core.models.layers import LayerSpec
-from reconciler.core.models.licences import LicenceFile, LicencesFile, LicenceTerms, Signature, TrustedKey
-from reconciler.core.models.platform import PaasFile
-from reconciler.core.models.rentals import AccountFile, PriceListsFile, SelectionFile
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
-from reconciler.core.models.support import SupportFile
-from reconciler.core.models.telephony import UcaasFile
 from reconciler.core.models.templates import FieldSpec, FieldType, TemplateSpec
 
 

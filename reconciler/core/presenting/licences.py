@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.core.licences import Licence, LicenceReport
+from reconciler.core.entitlements.licences import Licence, LicenceReport
 
 _COLUMNS = ("key", "article", "role", "routers", "activated", "valid from", "last day", "state")
 

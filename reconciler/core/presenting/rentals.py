@@ -10,7 +10,7 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any
 
-from reconciler.core.rentals import SECONDS_PER_MONTH, Ledger
+from reconciler.core.entitlements.rentals import SECONDS_PER_MONTH, Ledger
 
 Window = tuple[dt.datetime, dt.datetime]
 

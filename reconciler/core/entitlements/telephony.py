@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core import sla
-from reconciler.core.models.telephony import Customer, Package, UcaasFile
+from reconciler.core.entitlements import sla
+from reconciler.core.entitlements.models.telephony import Customer, Package, UcaasFile
 from reconciler.core.problems import Origin, Problem, error, warning
 
 DEMO_DAYS = 28  # D3.4: four weeks

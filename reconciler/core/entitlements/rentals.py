@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from reconciler.core.models.rentals import AccountFile, PriceArticle, PriceList, SelectionFile, TopUp
+from reconciler.core.entitlements.models.rentals import AccountFile, PriceArticle, PriceList, SelectionFile, TopUp
 from reconciler.core.problems import Origin, Problem, error, warning
 
 ACCOUNT = "rentals/account.yaml"

@@ -19,10 +19,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from reconciler.core import sla
+from reconciler.core.entitlements import sla
+from reconciler.core.entitlements.licences import add_months
+from reconciler.core.entitlements.models.platform import Cause, Environment, Instance, PaasFile, Severity
 from reconciler.core.fleets import Located
-from reconciler.core.licences import add_months
-from reconciler.core.models.platform import Cause, Environment, Instance, PaasFile, Severity
 from reconciler.core.problems import Problem, error, warning
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -17,8 +17,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass, replace
 
-from reconciler.core.licences import add_months
-from reconciler.core.models.support import Product, Renewal, SupportFile
+from reconciler.core.entitlements.licences import add_months
+from reconciler.core.entitlements.models.support import Product, Renewal, SupportFile
 from reconciler.core.problems import Origin, Problem, error, warning
 
 GRACE_DAYS = 120  # D4.6
