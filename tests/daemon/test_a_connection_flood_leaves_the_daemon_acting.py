@@ -91,14 +91,17 @@ def test_thousands_of_idle_connections_neither_use_up_descriptors_nor_stop_sync_
 
     with held_connections(daemon.url, FLOOD, b"GET /api/v1/status HTTP/1.1\r\nHost: flood\r\n") as held:
         assert len(held) > FLOOD * 0.9  # the daemon kept accepting (and evicting) instead of stalling
-        wait_for(lambda: metric(daemon, "reconciler_http_connections_closed_total", reason="evicted") > 2000,
-                 what="the daemon accepted the flood")  # each accept beyond the cap evicts the longest idle one
+        # each accept beyond the cap evicts the longest idle one: more evictions than the daemon has descriptors
+        # (some of the flood's connections wait in the kernel's queue, or were dropped from it, so not all 3,000)
+        evicted = "reconciler_http_connections_closed_total"
+        wait_for(lambda: metric(daemon, evicted, reason="evicted") > OPEN_FILES * 1.4,
+                 timeout=120, what="the daemon accepted the flood")
         descriptors = len(list(Path(f"/proc/{daemon.process.pid}/fd").iterdir()))
         assert descriptors < OPEN_FILES - listening.BACKLOG, descriptors
         assert daemon.post("/api/v1/sync").status == 202  # a new connection evicts the longest idle one
         pushed = repo.commit({**repo.files, "fleet.yaml": repo.files["fleet.yaml"].replace("pool", "flood")},
                              "a commit during the flood")
-        wait_for(lambda: daemon.converged_at(pushed), what="the commit pushed during the flood applied")
+        wait_for(lambda: daemon.converged_at(pushed), timeout=120, what="the commit pushed during the flood applied")
         assert metric(daemon, "reconciler_http_connections") <= 32
 
     health = daemon.get("/healthz")
