@@ -5,7 +5,9 @@ file under the fleet root (which may be a subdirectory of a git work tree) with 
 with a revision, the files come straight from git objects (`git ls-tree` + one `git cat-file
 --batch`), without a checkout. The blob ids let the loader (`shell.loading.FleetLoader`) parse
 each distinct file once. git is driven through GitPython's command wrapper; git's errors become
-`SourceError`s here, where they enter.
+`SourceError`s here, where they enter. Working-tree files are opened through `shell.files.open_regular`:
+a pipe, a device or a socket in the tree is refused by name before it is read, and a file's size
+limit is checked on the open descriptor, before reading.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import git
 
 from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.core.fleets import SourceFile
 from reconciler.errors import NotAFleetRepository, RevisionNotFound, SourceError
+from reconciler.shell.files import IrregularFile, open_regular
 
 WORKING_TREE = "working tree"
 _FLEET_FILES = ("fleet.yaml", "fleet.yml")
@@ -45,12 +49,13 @@ def blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-def _streamed_blob_id(path: Path, size: int) -> str:
-    """The blob id of a file too large to hold in memory, read in chunks."""
+def _streamed_blob_id(stream: BinaryIO, size: int) -> str:
+    """The blob id of a file too large to hold in memory, read in chunks, never past its `size`."""
     digest = hashlib.sha1(b"blob %d\x00" % size, usedforsecurity=False)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
+    remaining = size
+    while remaining > 0 and (chunk := stream.read(min(remaining, 1 << 20))):
+        digest.update(chunk)
+        remaining -= len(chunk)
     return digest.hexdigest()
 
 
@@ -113,7 +118,9 @@ def _listed_by_git(repo: git.Repo, root: Path) -> list[str] | None:
         if entry and entry.startswith(prefix):
             relative = entry[len(prefix):]
             path = root / relative
-            if not _hidden(relative) and (path.is_symlink() or path.is_file()):
+            # Not only regular files: a tracked file replaced by a pipe or a device is refused when
+            # read, not skipped. (Directories here are submodules; what is gone was deleted.)
+            if not _hidden(relative) and (path.is_symlink() or (path.exists() and not path.is_dir())):
                 listed.append(relative)
     if not listed:
         return None  # the whole directory is ignored by the enclosing repository: read it as a plain one
@@ -121,7 +128,8 @@ def _listed_by_git(repo: git.Repo, root: Path) -> list[str] | None:
 
 
 def _walk(root: Path) -> Iterator[str]:
-    """Files under root outside a git work tree; linked directories are not entered."""
+    """Everything under root but directories, outside a git work tree (pipes and devices too: reading
+    refuses them by name); linked directories are listed, never entered."""
     for directory, folders, names in os.walk(root, followlinks=False):
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         linked = [f for f in folders if (Path(directory) / f).is_symlink()]  # reported, never entered
@@ -136,16 +144,21 @@ def _hidden(relative: str) -> bool:
 
 
 def _read_file(root: Path, relative: str, files: dict[str, SourceFile], oversized: dict[str, int]) -> None:
+    """Read one file of the working tree: a regular file only, its size limit checked before reading."""
     path = root / relative
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            oversized[relative] = size
-            files[relative] = SourceFile(relative, _streamed_blob_id(path, size), b"")
-            return
-        data = path.read_bytes()
+        with open_regular(path) as (stream, size):
+            if size > MAX_FILE_BYTES:
+                oversized[relative] = size
+                files[relative] = SourceFile(relative, _streamed_blob_id(stream, size), b"")
+                return
+            data = stream.read(MAX_FILE_BYTES + 1)  # one byte more tells a file that grew since fstat
+    except IrregularFile as exc:
+        raise SourceError(f"{exc}: a fleet repository holds regular files only; not read") from None
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceError(f"{path} grew past {MAX_FILE_BYTES:,} bytes while it was read; read the repository again")
     files[relative] = SourceFile(relative, blob_id(data), data)
 
 
