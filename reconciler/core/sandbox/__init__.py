@@ -35,10 +35,9 @@ The modules, each importing only those listed before it:
 * `templatesets`: `TemplateSet`, the public entry: compile, check, render, closure.
 """
 
-from reconciler.core.sandbox.budgets import CAPTURE_FACTOR, DEFAULT_BUDGET, RenderBudget
+from reconciler.core.sandbox.budgets import CAPTURE_FACTOR, DEFAULT_BUDGET, MAX_INT_BITS, RenderBudget
 from reconciler.core.sandbox.environment import MAX_RANGE
 from reconciler.core.sandbox.filters import DOMAIN_FILTERS, broadcast, host, icom_bool, netmask, network, prefixlen
-from reconciler.core.sandbox.guards import MAX_INT_BITS
 from reconciler.core.sandbox.problems import ProblemKind, TemplateProblem
 from reconciler.core.sandbox.templatesets import TemplateSet
 

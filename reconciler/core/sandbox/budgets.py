@@ -7,7 +7,11 @@ cannot charge each other. Every guard of the package (`guards`, `filters`, `form
 oversized result by raising `BudgetExceeded`, which `problems` reports as a "budget" problem.
 
 Steps stand in for a wall clock: loop iterations, calls, includes and bulk work on big values cost
-steps, so a template fails at the same point on every machine and every run.
+steps, so a template fails at the same point on every machine and every run. Work done in C is
+charged by the size of what it touches, at a rate per kind of work (`BULK`, `COMPARE`, `SEARCH`)
+chosen so that no step costs more than about a microsecond and a half on this project's machine
+class: the default budget then bounds a render to about a second and a half (`bench/sandbox.py`
+times the worst templates found).
 """
 
 from __future__ import annotations
@@ -21,8 +25,23 @@ from typing import Any, Final, cast
 # Text captured by macros, blocks and `{% set %}` blocks is counted on top of the output (a macro's
 # text is captured, then output), so its bound is a multiple of the output bound.
 CAPTURE_FACTOR: Final = 8
-# Bulk work done in C (copying, scanning, converting text) costs one step per this many items.
+# Integers a template computes stay below this many bits: arithmetic on longer ones is quadratic.
+MAX_INT_BITS: Final = 4096
+# Rates, as shifts: work done in C costs one step per 2**rate characters (or items) it touches.
+# Copying, converting and allocating text: 16 characters a step.
 BULK: Final = 4
+# Comparing and hashing what a container holds (memcmp and cached hashes): 256 characters a step.
+COMPARE: Final = 8
+# The inner loop of a naive substring search (CPython compares character by character, and may do
+# so at every position: length of the text times length of the needle): 1024 comparisons a step.
+SEARCH: Final = 10
+# Case mapping of text that is not ASCII (special cases such as ß -> SS): 4 characters a step.
+CASE: Final = 2
+# Integers of more than a machine word: multiplying, dividing and printing them in decimal is
+# quadratic in their bits (a 4096-bit division takes about 15 microseconds, printing one 50): a
+# step per 2**16 (arithmetic) or 2**17 (printing) products of their bit lengths.
+_INT_ARITHMETIC: Final = 16
+_INT_TEXT: Final = 17
 # What an object of unknown type is assumed to print as when sizing a container that holds it.
 _OPAQUE_SIZE: Final = 16
 
@@ -54,6 +73,7 @@ def too_large(what: str, size: int, limit: int) -> BudgetExceeded:
 
 _VIEW_TYPES: Final = frozenset({type({}.keys()), type({}.values()), type({}.items())})
 _ITEMS_VIEW: Final[type] = type({}.items())
+_VALUES_VIEW: Final[type] = type({}.values())
 _CONTAINERS: Final = (list, tuple, dict, set, frozenset)
 _SIZED_ITERABLES: Final = frozenset({list, tuple, dict, str, range, set, frozenset, *_VIEW_TYPES})
 TEXT: Final = (str, bytes, bytearray)
@@ -105,8 +125,12 @@ class Meter:
         if isinstance(width, int) and width > self.max_output:
             raise too_large(what, width, self.max_output)
 
-    def expanded(self, value: object) -> int:
-        """About how many characters `str(value)` would have, without building it."""
+    def size(self, value: object) -> int:
+        """About how many characters `str(value)` would have, without building it (never refused).
+
+        Containers are measured once (walking one costs a step per item) and remembered, so a
+        list that holds one long string a hundred thousand times counts as long as it prints.
+        """
         if isinstance(value, str):
             return len(value)
         if isinstance(value, _CONTAINERS):
@@ -121,6 +145,47 @@ class Meter:
             return value.bit_length() // 3 + 2
         return _OPAQUE_SIZE
 
+    def expanded(self, value: object) -> int:
+        """`size(value)`, refused for a container that would print longer than the output bound."""
+        size = self.size(value)
+        if size > self.max_output and not isinstance(value, (*TEXT, int)):
+            raise BudgetExceeded(f"a value that would be more than {self.max_output} characters as text")
+        return size
+
+    def text_cost(self, value: object) -> int:
+        """Steps for work that reads every character `value` prints as (`str`, `lower`, sorting keys)."""
+        if isinstance(value, TEXT):
+            return 1 + (len(value) >> BULK)
+        if isinstance(value, int):
+            bits = value.bit_length()
+            return 1 + ((bits * bits) >> _INT_TEXT)
+        return 1 + (self.size(value) >> BULK)
+
+    def compare_cost(self, value: object) -> int:
+        """Steps for comparing or hashing `value` whole: its items, and what they hold."""
+        if isinstance(value, TEXT):
+            return 1 + (len(value) >> BULK)
+        if isinstance(value, _SCANNABLE) or type(value) in _VIEW_TYPES:
+            return 1 + (len(value) >> BULK) + (self.size(value) >> COMPARE)  # type: ignore[arg-type]
+        return 1
+
+    def members_cost(self, container: object) -> int:
+        """Steps for `x in container`, beyond hashing or comparing `x` itself."""
+        # A list, tuple or dict's values compare x with every item, as deep as they are equal; a
+        # range compares every number with anything but an integer; text is searched; a dict, a
+        # set or the keys or items of a dict only hash x.
+        if isinstance(container, list | tuple) or type(container) is _VALUES_VIEW:
+            return self.compare_cost(container)
+        if isinstance(container, (*TEXT, range)):
+            return 1 + (len(container) >> BULK)
+        return 1
+
+    def contains_cost(self, needle: object, container: object) -> int:
+        """Steps for `needle in container`."""
+        if isinstance(container, str) and isinstance(needle, str):
+            return search_cost(len(container), len(needle))
+        return self.compare_cost(needle) + self.members_cost(container)
+
     def remember(self, value: object, length: int, size: int) -> None:
         self._sizes[id(value)] = (value, size)
         self._held += length + 1
@@ -133,9 +198,7 @@ class Meter:
         self.charge(1 + length)
         total = 2
         for child in _children(value):
-            total += self.expanded(child) + 2
-            if total > self.max_output:
-                raise BudgetExceeded(f"a value that would be more than {self.max_output} characters as text")
+            total += self.size(child) + 2
         if remember:
             self.remember(value, length, total)
         return total
@@ -169,6 +232,30 @@ def item_cost(value: object) -> int:
     if type(value) in _SIZED_ITERABLES:
         return 1 + len(value)  # type: ignore[arg-type]
     return 1
+
+
+def search_cost(text: int, needle: int, *, reverse: bool = False) -> int:
+    """Steps for searching a needle of `needle` characters in a text of `text` characters.
+
+    CPython (3.11) searches from the right, and from the left in short texts or for short
+    needles, by comparing up to the whole needle at every position; otherwise it searches in
+    linear time (two-way), which the scan of the text pays for.
+    """
+    naive = reverse or text < 2500 or (needle < 100 and text < 30000) or needle < 6
+    return 1 + (text >> BULK) + ((max(text - needle + 1, 0) * needle) >> SEARCH if naive else 0)
+
+
+def case_cost(value: object) -> int:
+    """Steps for mapping the case of `value` beyond its scan: text that is not ASCII takes a slow path."""
+    if isinstance(value, str) and not value.isascii():
+        return len(value) >> CASE
+    return 0
+
+
+def arithmetic_cost(left: int, right: int) -> int:
+    """Steps for multiplying or dividing two integers (quadratic in their digits)."""
+    left_bits, right_bits = left.bit_length(), right.bit_length()
+    return 1 + ((left_bits + right_bits) >> 8) + ((left_bits * right_bits) >> _INT_ARITHMETIC)
 
 
 def int_argument(value: object) -> int:

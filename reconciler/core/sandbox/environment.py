@@ -7,9 +7,16 @@ internals, no mutation of lists and dicts) with, wired in:
   `dict`, a `namespace` that prints without its contents);
 * the filters and tests of `filters`, the operator and method guards of `guards`, the format
   checks of `formats`;
-* parse and compile hooks: `guards.InsertGuards` runs on every parsed template, and the code
-  generator gives macros, blocks and `{% set %}` blocks buffers that charge the text they capture
-  (the output counter of `templatesets` cannot see it), also when a module is imported.
+* parse and compile hooks: the lexer refuses integer literals wider than `MAX_INT_BITS` (a
+  syntax problem at their line, where Python would raise a bare ValueError for a long decimal
+  one), `guards.InsertGuards` runs on every parsed template, and the code generator gives macros,
+  blocks and `{% set %}` blocks buffers that charge the text they capture (the output counter of
+  `templatesets` cannot see it), also when a module is imported;
+* calls: methods of builtins go to `methods.call_builtin`; the few Python callables a template
+  can reach (loop helpers, `namespace`, `dict`) are charged for reading their arguments.
+
+The Jinja internals overridden or relied on here (and in `guards`, `filters`) are listed in the
+test of the sandbox's Jinja contract, which fails naming the one that changed.
 
 `templatesets` builds one per `TemplateSet`.
 """
@@ -17,26 +24,56 @@ internals, no mutation of lists and dicts) with, wired in:
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from types import BuiltinMethodType, FunctionType, MethodType
 from typing import Any, Final
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Template, TemplateModule
-from jinja2.exceptions import SecurityError, TemplateNotFound
+from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError
+from jinja2.lexer import TOKEN_INTEGER, Lexer
 from jinja2.loaders import BaseLoader
 from jinja2.runtime import BlockReference, Context, LoopContext, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, concat
 from markupsafe import Markup
 
-from reconciler.core.sandbox.budgets import METER, BudgetExceeded, Meter, guard_iterable
+from reconciler.core.sandbox.budgets import MAX_INT_BITS, METER, BudgetExceeded, Meter, guard_iterable
 from reconciler.core.sandbox.filters import sandbox_filters, sandbox_tests
 from reconciler.core.sandbox.formats import FORMAT_METHODS, check_format_call
-from reconciler.core.sandbox.guards import BINARY_GUARDS, Args, InsertGuards, call_builtin
+from reconciler.core.sandbox.guards import BINARY_GUARDS, InsertGuards
+from reconciler.core.sandbox.methods import Args, call_builtin
 
 MAX_RANGE: Final = 100_000
+
+# -- lexing -----------------------------------------------------------------------------------------
+
+
+class _Lexer(Lexer):
+    """Jinja's lexer, refusing integer literals wider than `MAX_INT_BITS` at their line."""
+
+    def wrap(
+        self, stream: Iterable[tuple[int, str, str]], name: str | None = None, filename: str | None = None
+    ) -> Iterator[Any]:
+        return super().wrap(_bounded_integers(stream, name, filename), name, filename)
+
+
+def _bounded_integers(
+    stream: Iterable[tuple[int, str, str]], name: str | None, filename: str | None
+) -> Iterator[tuple[int, str, str]]:
+    for lineno, token, value in stream:
+        if token == TOKEN_INTEGER and _too_wide(value):
+            raise TemplateSyntaxError(f"an integer literal of more than {MAX_INT_BITS} bits", lineno, name, filename)
+        yield lineno, token, value
+
+
+def _too_wide(literal: str) -> bool:
+    digits = literal.replace("_", "")
+    # A binary literal has a digit per bit; a longer one is too wide in any base (and converting a
+    # decimal one of more than 4300 digits raises ValueError).
+    return len(digits) > MAX_INT_BITS + 2 or int(digits, 0).bit_length() > MAX_INT_BITS
+
 
 # -- capturing text ---------------------------------------------------------------------------------
 
@@ -203,6 +240,11 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         self.tests.clear()
         self.tests.update(sandbox_tests())
         self._safe_attributes: dict[tuple[type, str], bool] = {}
+        self._lexer = _Lexer(self)
+
+    @property
+    def lexer(self) -> Lexer:
+        return self._lexer
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
@@ -265,6 +307,8 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         if kind is MethodType and isinstance(obj.__self__, str):
             # Markup (`'x'|safe`) wraps the str methods in Python methods of the same names.
             return call_builtin(meter, context, obj, args, kwargs)
+        # `loop.changed(x)` compares x with the last one; others keep or return what they are given.
+        meter.charge(sum(map(meter.compare_cost, args)) + sum(map(meter.compare_cost, kwargs.values())))
         if kind is LoopContext and args:
             # `loop(children)` in a recursive loop iterates outside the guarded `for` expression.
             args = (guard_iterable(meter, args[0]), *args[1:])

@@ -2,8 +2,14 @@
 
 * The domain filters for icom OS configurations (`DOMAIN_FILTERS`: `icom_bool`, `netmask`,
   `prefixlen`, `network`, `host`, `broadcast`), public for documentation and tests.
-* Jinja's built-in filters, those that can amplify (padding, joining, batching, JSON) replaced by
-  guarded versions, minus `_REMOVED_FILTERS`; and Jinja's tests, with the scanning ones charged.
+* Jinja's built-in filters, those that can amplify (padding, joining, batching, JSON, wrapping,
+  rounding, parsing integers) replaced by guarded versions, minus `_REMOVED_FILTERS`; and
+  Jinja's tests, with the comparing ones charged.
+
+Every other filter is charged for the size of its input (`_charging`): by the number of items for
+those that only pass references on (`map`, `list`, `batch`), by all the input prints as for those
+that read it (text filters turn a list into text; `sort`, `unique`, `min`, `max` compare and fold
+the case of every item), after turning a generator into a list so its items can be measured.
 
 `environment` installs `sandbox_filters()` (which includes the parse-time guard filters of
 `guards`) and `sandbox_tests()` in every sandbox. The guarded filters keep their `_name`s: a
@@ -26,19 +32,26 @@ from jinja2.utils import _PassArg, pass_environment, pass_eval_context
 from markupsafe import Markup
 
 from reconciler.core.sandbox.budgets import (
+    BULK,
+    MAX_INT_BITS,
     METER,
     BudgetExceeded,
+    arithmetic_cost,
+    case_cost,
+    guard_iterable,
     int_argument,
     item_cost,
     joined_size,
     materialized,
-    scan_cost,
+    search_cost,
     too_large,
 )
 from reconciler.core.sandbox.formats import check_printf
 from reconciler.core.sandbox.guards import GUARD_FILTERS
 
 _MAX_JSON_INDENT: Final = 16
+# `round(x, -n)` computes 10**n: no wider than the widest integer a template may hold.
+_MAX_ROUND_DIGITS: Final = MAX_INT_BITS // 3
 
 # -- domain filters ---------------------------------------------------------------------------------
 
@@ -158,7 +171,34 @@ def _wordwrap(env: Any, s: Any, width: int = 79, break_long_words: bool = True,
         lines = len(s) // 2 + len(s) // width + s.count("\n") + 1
         separator = len(wrapstring) if isinstance(wrapstring, str) else 1
         meter.bounded("wordwrap", len(s) + lines * separator)
+        # textwrap does Python work for every word and every space between words.
+        meter.charge(len(s) >> 1)
+        if break_long_words:
+            meter.charge(_long_words_cost(s, width))
     return jinja_filters.do_wordwrap(env, s, width, break_long_words, wrapstring, break_on_hyphens)
+
+
+def _long_words_cost(text: str, width: int) -> int:
+    # textwrap breaks a word longer than a line by copying what is left of it for every line:
+    # quadratic in the word's length (a 300,000-character word at width 1 takes seconds).
+    words = text.split()
+    if max(map(len, words), default=0) <= width:
+        return 0
+    return sum(len(word) * len(word) for word in words if len(word) > width) // (2 * width) >> BULK
+
+
+def _int(value: Any, default: int = 0, base: int = 10) -> int:
+    # int() of a long hexadecimal or binary string is fast, but arithmetic on the result is not.
+    number = jinja_filters.do_int(value, default, base)
+    if isinstance(number, int) and number.bit_length() > MAX_INT_BITS:
+        raise BudgetExceeded(f"int: a number of more than {MAX_INT_BITS} bits")
+    return number
+
+
+def _round(value: Any, precision: int = 0, method: str = "common") -> float:
+    if isinstance(precision, int) and abs(precision) > _MAX_ROUND_DIGITS:
+        raise BudgetExceeded(f"round: a precision beyond {_MAX_ROUND_DIGITS} digits")
+    return jinja_filters.do_round(value, precision, method)  # type: ignore[arg-type]
 
 
 def _format(value: Any, *args: Any, **kwargs: Any) -> str:
@@ -181,7 +221,7 @@ def _join(eval_ctx: Any, value: Any, d: Any = "", attribute: str | int | None = 
 def _replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: int | None = None) -> str:
     meter = METER.get()
     text, old_text, new_text = str(s), str(old), str(new)
-    meter.charge(scan_cost(text))
+    meter.charge(2 * search_cost(len(text), len(old_text)))  # counting here, replacing there
     hits = text.count(old_text)
     if count is not None and count >= 0:
         hits = min(hits, count)
@@ -249,8 +289,10 @@ _GUARDED_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     "center": _center,
     "format": _format,
     "indent": _indent,
+    "int": _int,
     "join": _join,
     "replace": _replace,
+    "round": _round,
     "slice": _slice,
     "sum": _sum,
     "tojson": _tojson,
@@ -258,7 +300,48 @@ _GUARDED_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     "wordwrap": _wordwrap,
 }
 # O(1) on any input and never larger than it: not worth a wrapper.
-_FREE_FILTERS: Final = frozenset({"abs", "attr", "count", "d", "default", "first", "length", "round"})
+_FREE_FILTERS: Final = frozenset({"abs", "attr", "count", "d", "default", "first", "length"})
+# Filters that pass references to their input's items on, without reading what the items hold: an
+# item's contents cost whoever reads them (printing, comparing, sorting).
+_PASSING_FILTERS: Final = frozenset(
+    {"batch", "items", "last", "list", "map", "reject", "rejectattr", "reverse", "select", "selectattr", "slice",
+     "sum"}
+)
+# Filters that compare, hash or case-fold every item: a generator is listed first so they can be charged.
+_COMPARING_FILTERS: Final = frozenset({"dictsort", "groupby", "max", "min", "sort", "unique"})
+
+
+def _words(value: object) -> int:
+    # `title` capitalizes word by word in Python (a word at most every second character).
+    return (len(value) >> 1) + case_cost(value) if isinstance(value, str) else 0
+
+
+def _tags(value: object) -> int:
+    # `striptags` removes tag by tag, then unescapes entity by entity, in Python.
+    return value.count("<") + value.count("&") if isinstance(value, str) else 0
+
+
+def _matches(value: object) -> int:
+    # `wordcount` builds a regex match for every word.
+    return len(value) >> 2 if isinstance(value, str) else 0
+
+
+def _pairs(value: object) -> int:
+    # `urlencode` and `xmlattr` quote or escape every key and value in Python.
+    return 2 * len(value) if isinstance(value, dict) else 0
+
+
+# Work per piece of the input (words, tags, pairs) that the size of the input does not pay for.
+_PIECE_COSTS: Final[Mapping[str, Callable[[object], int]]] = {
+    "capitalize": case_cost,
+    "lower": case_cost,
+    "striptags": _tags,
+    "title": _words,
+    "upper": case_cost,
+    "urlencode": _pairs,
+    "wordcount": _matches,
+    "xmlattr": _pairs,
+}
 # `random` is not deterministic; `pprint` indents by nesting depth (an amplifier) and is for
 # debugging; `urlize` is for HTML and its e-mail pattern backtracks quadratically on crafted words.
 _REMOVED_FILTERS: Final = frozenset({"random", "pprint", "urlize"})
@@ -267,13 +350,28 @@ _REMOVED_FILTERS: Final = frozenset({"random", "pprint", "urlize"})
 # -- the tables the environment installs ------------------------------------------------------------
 
 
-def _charging(func: Callable[..., Any], check_result: bool = True) -> Callable[..., Any]:
-    """Wraps a filter or test: it costs steps for the size of its input; its text result is bounded."""
+def _charging(func: Callable[..., Any], check_result: bool = True, reads_items: bool = True,
+              lists_generators: bool = False, pieces: Callable[[object], int] | None = None) -> Callable[..., Any]:
+    """Wraps a filter or test: it costs steps for the size of its input; its text result is bounded.
+
+    `reads_items`: the input is charged for all it prints as, not only its number of items.
+    `lists_generators`: a generator input is listed (a step per item) and measured first.
+    `pieces`: steps for the Python work the filter does per piece of its input, on top.
+    """
     position = 1 if _PassArg.from_obj(func) is not None else 0
 
     def charged(*args: Any, **kwargs: Any) -> Any:
         meter = METER.get()
-        meter.charge(item_cost(args[position]))
+        value = args[position]
+        if lists_generators and isinstance(value, Iterator):
+            value = list(guard_iterable(meter, value))
+            args = (*args[:position], value, *args[position + 1:])
+        cost = item_cost(value)
+        if reads_items:
+            cost = max(cost, meter.text_cost(value))
+        if pieces is not None:
+            cost += pieces(value)
+        meter.charge(cost)
         result = func(*args, **kwargs)
         if check_result and isinstance(result, str) and len(result) > meter.max_output:
             raise too_large(f"the result of {func.__name__}", len(result), meter.max_output)
@@ -282,11 +380,25 @@ def _charging(func: Callable[..., Any], check_result: bool = True) -> Callable[.
     return update_wrapper(charged, func)
 
 
+def _charging_division(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps `divisibleby`: dividing wide integers is quadratic in their width."""
+
+    def charged(value: Any, num: Any) -> Any:
+        if isinstance(value, int) and isinstance(num, int):
+            METER.get().charge(arithmetic_cost(value, num))
+        return func(value, num)
+
+    return update_wrapper(charged, func)
+
+
 def _charging_argument(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wraps a test that scans its argument (`in`, comparisons)."""
+    """Wraps a test that compares its value with its argument (`==`, `<`) or looks it up (`in`)."""
+    membership = func is JINJA_TESTS["in"]
 
     def charged(value: Any, other: Any) -> Any:
-        METER.get().charge(scan_cost(other))
+        meter = METER.get()
+        meter.charge(meter.contains_cost(value, other) if membership
+                     else meter.compare_cost(value) + meter.compare_cost(other))
         return func(value, other)
 
     return update_wrapper(charged, func)
@@ -299,24 +411,29 @@ def sandbox_filters() -> dict[str, Callable[..., Any]]:
         if name in _REMOVED_FILTERS:
             continue
         chosen = _GUARDED_FILTERS.get(name, func)
-        table[name] = chosen if name in _FREE_FILTERS else _charging(chosen)
+        if name in _FREE_FILTERS:
+            table[name] = chosen
+        else:
+            table[name] = _charging(chosen, reads_items=name not in _PASSING_FILTERS,
+                                    lists_generators=name in _COMPARING_FILTERS, pieces=_PIECE_COSTS.get(name))
     for name, func in DOMAIN_FILTERS.items():
         table[name] = _charging(func)
     table.update(GUARD_FILTERS)
     return table
 
 
-_SCANNING_TESTS: Final = frozenset(
+_COMPARING_TESTS: Final = frozenset(
     {"in", "==", "eq", "equalto", "!=", "ne", ">", "gt", "greaterthan", ">=", "ge",
      "<", "lt", "lessthan", "<=", "le"}
 )
 
 
 def sandbox_tests() -> dict[str, Callable[..., Any]]:
-    """Every test of the sandbox, by name: Jinja's, those that scan a value charged."""
+    """Every test of the sandbox, by name: Jinja's, those that compare values charged."""
     table = dict(cast("Mapping[str, Callable[..., Any]]", JINJA_TESTS))
-    for name in _SCANNING_TESTS:
+    for name in _COMPARING_TESTS:
         table[name] = _charging_argument(table[name])
     for name in ("lower", "upper"):
-        table[name] = _charging(table[name], check_result=False)
+        table[name] = _charging(table[name], check_result=False, pieces=case_cost)
+    table["divisibleby"] = _charging_division(table["divisibleby"])
     return table

@@ -27,6 +27,8 @@ _STR_FORMATTER: Final = string.Formatter()
 def check_printf(meter: Meter, fmt: str | bytes, values: object) -> None:
     """Refuse `fmt % values` if its result would exceed the output bound."""
     text = fmt if isinstance(fmt, str) else fmt.decode("latin-1")
+    # Finding the fields here, and formatting each (in Python for Markup), is work per field.
+    meter.charge(text.count("%") * _field_cost(fmt))
     estimate = _format_estimate(meter, text, _printf_fields(text), _printf_values(values))
     meter.bounded("formatting with %", estimate)
 
@@ -37,12 +39,19 @@ def check_format_call(meter: Meter, func: Any, args: tuple[Any, ...], kwargs: di
     fmt = getattr(getattr(func, "__wrapped__", None), "__self__", None)
     if not isinstance(fmt, str):
         return
+    # The sandbox formats field by field in Python (its formatter checks every attribute access).
+    meter.charge(fmt.count("{") * _field_cost(fmt))
     if func.__name__ == "format_map":
         mapping = args[0] if args else {}
         values = list(mapping.values()) if isinstance(mapping, dict) else [mapping]
     else:
         values = [*args, *(value for key, value in kwargs.items() if not key.startswith("_"))]
     meter.bounded("str.format", _format_estimate(meter, fmt, _str_format_fields(fmt), values))
+
+
+def _field_cost(fmt: object) -> int:
+    # Markup (a subclass of str) escapes every value it formats, in Python.
+    return 1 if type(fmt) is str or isinstance(fmt, bytes) else 3
 
 
 def _numbers_in(spec: str) -> int:

@@ -1,48 +1,50 @@
-"""Amplification guards: where one operation could allocate or loop far more than it reads.
+"""Amplification guards: where one operation could allocate, compare or loop far more than it reads.
 
-Three kinds, all charging the render's `Meter` (`budgets`) or refusing with `BudgetExceeded`:
+Two kinds, both charging the render's `Meter` (`budgets`) or refusing with `BudgetExceeded`:
 
 * Guards the parse step inserts into every template: `InsertGuards` (run by `environment` on
-  every parsed template) wraps loop iterables, `~`, compared values, slices and built containers
-  in the filters of `GUARD_FILTERS` (installed by `filters`).
-* Operators: `BINARY_GUARDS` for `+`, `*`, `**` and `%` (`environment` intercepts those).
-* Methods of builtins: `call_builtin` (called by `environment`) charges the scan of receiver and
-  arguments and sizes the padding, joining, replacing and translating methods first.
+  every parsed template) wraps loop iterables, `~` and its operands, compared values, slices,
+  built containers, what `{{ }}` prints and what `*args` / `**kwargs` spread in the filters of
+  `GUARD_FILTERS` (installed by `filters`).
+* Operators: `BINARY_GUARDS` for `+`, `-`, `*`, `**`, `%` and `//` (`environment` intercepts
+  those). Integers stay within `MAX_INT_BITS`, and multiplying and dividing them is charged for
+  their width (quadratic); adding, subtracting and comparing them is linear.
+
+Methods of builtins are guarded in `methods`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from jinja2 import nodes
-from jinja2.runtime import Context
 from jinja2.visitor import NodeTransformer
 
 from reconciler.core.sandbox.budgets import (
-    BULK,
+    MAX_INT_BITS,
     METER,
     TEXT,
     BudgetExceeded,
     Meter,
+    arithmetic_cost,
     guard_iterable,
-    int_argument,
-    joined_size,
     materialized,
     scan_cost,
 )
 from reconciler.core.sandbox.formats import check_printf
-
-MAX_INT_BITS: Final = 4096
-
-Args: TypeAlias = tuple[Any, ...]
 
 # -- guards the parse step inserts into every template ---------------------------------------------
 
 _LOOP_GUARD: Final = "sandbox:loop"
 _TEXT_GUARD: Final = "sandbox:text"
 _SCAN_GUARD: Final = "sandbox:scan"
+_COMPARE_GUARD: Final = "sandbox:compare"
+_MEMBERS_GUARD: Final = "sandbox:members"
 _BUILT_GUARD: Final = "sandbox:built"
+_PRINT_GUARD: Final = "sandbox:print"
+_SPREAD_GUARD: Final = "sandbox:spread"
+_CONTAINS_GUARD: Final = "sandbox:contains"
 
 
 def _loop_guard(iterable: Any) -> Any:
@@ -59,16 +61,59 @@ def _scan_guard(value: Any) -> Any:
     return value
 
 
+def _compare_guard(value: Any) -> Any:
+    meter = METER.get()
+    meter.charge(meter.compare_cost(value))
+    return value
+
+
+def _members_guard(container: Any) -> Any:
+    meter = METER.get()
+    meter.charge(meter.members_cost(container))
+    return container
+
+
 def _built_guard(value: Any) -> Any:
     METER.get().expanded(value)
     return value
 
 
-GUARD_FILTERS: Final[Mapping[str, Callable[[Any], Any]]] = {
+def _print_guard(value: Any) -> Any:
+    # `{{ value }}` and `~` turn a value into text before anything counts it: size a container
+    # first, and charge for printing a big one (or a wide integer: decimal printing is quadratic).
+    if type(value) is not str:
+        meter = METER.get()
+        meter.expanded(value)
+        meter.charge(meter.text_cost(value) - 1)
+    return value
+
+
+def _contains_guard(needle: Any, container: Any) -> bool:
+    # `needle in container`, with both in hand: a text search costs what both lengths make it.
+    meter = METER.get()
+    meter.charge(meter.contains_cost(needle, container))
+    return needle in container
+
+
+def _spread_guard(value: Any) -> Any:
+    # `m(*values)` builds a tuple (a macro's `varargs`) from any iterable: as `[...]` does.
+    meter = METER.get()
+    if not isinstance(value, dict):
+        value = materialized(meter, value)
+    meter.expanded(value)
+    return value
+
+
+GUARD_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     _LOOP_GUARD: _loop_guard,
     _TEXT_GUARD: _text_guard,
     _SCAN_GUARD: _scan_guard,
+    _COMPARE_GUARD: _compare_guard,
+    _MEMBERS_GUARD: _members_guard,
     _BUILT_GUARD: _built_guard,
+    _PRINT_GUARD: _print_guard,
+    _SPREAD_GUARD: _spread_guard,
+    _CONTAINS_GUARD: _contains_guard,
 }
 
 
@@ -86,23 +131,47 @@ def _guarded(node: nodes.Node, guard: str) -> nodes.Filter:
     return nodes.Filter(node, guard, [], [], None, None, lineno=node.lineno)
 
 
-def _guard_comparison(node: nodes.Compare) -> None:
+def _guard_comparison(node: nodes.Compare) -> nodes.Expr:
+    if len(node.ops) == 1 and node.ops[0].op in ("in", "notin"):
+        # `a in b`: one guard sees both sides (a search costs what both lengths make it).
+        operand = node.ops[0]
+        contains = nodes.Filter(node.expr, _CONTAINS_GUARD, [operand.expr], [], None, None, lineno=node.lineno)
+        return contains if operand.op == "in" else nodes.Not(contains, lineno=node.lineno)
     # Comparing with a literal costs at most the literal's size; anything else may be a big value
-    # scanned element by element (`in`, `==` on long lists), and `in` also hashes its left side.
+    # compared item by item (`==` on long lists); `in` compares or hashes its left side.
     for operand in node.ops:
-        if not isinstance(operand.expr, nodes.Const):
-            operand.expr = _guarded(operand.expr, _SCAN_GUARD)
+        if isinstance(operand.expr, nodes.Const):
+            continue
+        guard = _MEMBERS_GUARD if operand.op in ("in", "notin") else _COMPARE_GUARD
+        operand.expr = _guarded(operand.expr, guard)
     if any(operand.op in ("in", "notin") for operand in node.ops) and not isinstance(node.expr, nodes.Const):
-        node.expr = _guarded(node.expr, _SCAN_GUARD)
+        node.expr = _guarded(node.expr, _COMPARE_GUARD)
+    return node
+
+
+def _printed(node: nodes.Expr) -> nodes.Expr:
+    return node if isinstance(node, nodes.Const | nodes.TemplateData) else _guarded(node, _PRINT_GUARD)
+
+
+def _guard_spreads(node: nodes.Call | nodes.Filter | nodes.Test) -> None:
+    if node.dyn_args is not None:
+        node.dyn_args = _guarded(node.dyn_args, _SPREAD_GUARD)
+    if node.dyn_kwargs is not None:
+        node.dyn_kwargs = _guarded(node.dyn_kwargs, _SPREAD_GUARD)
 
 
 def _with_guard(node: nodes.Node) -> nodes.Node:
     if isinstance(node, nodes.For):
         node.iter = _guarded(node.iter, _LOOP_GUARD)
+    elif isinstance(node, nodes.Output):
+        node.nodes = [_printed(child) for child in node.nodes]
     elif isinstance(node, nodes.Concat):
+        node.nodes = [_printed(child) for child in node.nodes]
         return _guarded(node, _TEXT_GUARD)
     elif isinstance(node, nodes.Compare):
-        _guard_comparison(node)
+        return _guard_comparison(node)
+    elif isinstance(node, nodes.Call | nodes.Filter | nodes.Test):
+        _guard_spreads(node)
     elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Slice):
         # Jinja compiles slices to a plain subscript, bypassing the sandbox's getitem: a copy.
         return _guarded(node, _SCAN_GUARD)
@@ -117,7 +186,7 @@ def _with_guard(node: nodes.Node) -> nodes.Node:
 
 
 class InsertGuards(NodeTransformer):
-    """Wraps loop iterables, `~`, compared values, slices and built containers in guard filters.
+    """Wraps loop iterables, `~`, compared and printed values, slices, spreads and built containers.
 
     The guard names contain a colon, so a template cannot name them itself.
     """
@@ -125,94 +194,6 @@ class InsertGuards(NodeTransformer):
     def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
         self.generic_visit(node)
         return _with_guard(node)
-
-
-# -- guarded methods --------------------------------------------------------------------------------
-
-
-def _pad_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    if isinstance(receiver, TEXT) and args:
-        meter.check_width("padding", args[0])
-        meter.charge(int_argument(args[0]) >> BULK)
-    return args
-
-
-def _expandtabs_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    if isinstance(receiver, str | bytes):
-        tabsize = int_argument(args[0] if args else kwargs.get("tabsize", 8))
-        tabs = receiver.count("\t" if isinstance(receiver, str) else b"\t")  # type: ignore[arg-type]
-        meter.bounded("expandtabs", len(receiver) + tabs * max(tabsize, 0))
-    return args
-
-
-def _same_text_type(receiver: str | bytes, *values: object) -> bool:
-    kind = str if isinstance(receiver, str) else bytes
-    return all(isinstance(value, kind) for value in values)
-
-
-def _replace_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    if isinstance(receiver, str | bytes) and len(args) >= 2 and _same_text_type(receiver, *args[:2]):
-        old, new = args[0], args[1]
-        hits = receiver.count(old)
-        limit = args[2] if len(args) > 2 else kwargs.get("count", -1)
-        if isinstance(limit, int) and limit >= 0:
-            hits = min(hits, limit)
-        meter.bounded("replace", len(receiver) + hits * (len(new) - len(old)))
-    return args
-
-
-def _join_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    if not isinstance(receiver, TEXT) or not args:
-        return args
-    items = materialized(meter, args[0])
-    meter.bounded("join", joined_size(meter, items, len(receiver)))
-    return (items, *args[1:])
-
-
-def _translate_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    if isinstance(receiver, str) and args:
-        table = args[0]
-        values: Iterable[object] = ()
-        if isinstance(table, dict):
-            values = table.values()
-        elif isinstance(table, list | tuple):
-            values = table
-        meter.charge(scan_cost(table))
-        longest = max((len(value) for value in values if isinstance(value, str)), default=1)
-        meter.bounded("translate", len(receiver) * longest)
-    return args
-
-
-def _to_bytes_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    meter.check_width("to_bytes", args[0] if args else kwargs.get("length", 1))
-    return args
-
-
-_MethodGuard: TypeAlias = Callable[[Meter, object, Args, dict[str, Any]], Args]
-_METHOD_GUARDS: Final[Mapping[str, _MethodGuard]] = {
-    "center": _pad_guard,
-    "ljust": _pad_guard,
-    "rjust": _pad_guard,
-    "zfill": _pad_guard,
-    "expandtabs": _expandtabs_guard,
-    "replace": _replace_guard,
-    "join": _join_guard,
-    "translate": _translate_guard,
-    "to_bytes": _to_bytes_guard,
-}
-
-
-def call_builtin(meter: Meter, context: Context, method: Any, args: Args, kwargs: dict[str, Any]) -> Any:
-    """Call a method of a builtin (`str.center`, `dict.items`, ...) with its cost charged."""
-    receiver = method.__self__
-    meter.charge(scan_cost(receiver) + sum(map(scan_cost, args)))
-    guard = _METHOD_GUARDS.get(method.__name__)
-    if guard is not None:
-        args = guard(meter, receiver, args, kwargs)
-    result = context.call(method, *args, **kwargs)
-    if method.__name__ == "fromkeys":
-        meter.expanded(result)  # one value under every key
-    return result
 
 
 # -- guarded operators ------------------------------------------------------------------------------
@@ -225,7 +206,22 @@ def _add(left: Any, right: Any) -> Any:
         METER.get().bounded("joining two strings with +", len(left) + len(right))
     elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
         return _concatenate(METER.get(), left, right)
-    return left + right
+    return _bounded_int(left + right, "a sum")
+
+
+def _subtract(left: Any, right: Any) -> Any:
+    if not isinstance(left, int | float) or not isinstance(right, int | float):
+        # The keys of two dicts: a set difference hashes every key.
+        meter = METER.get()
+        meter.charge(meter.compare_cost(left) + meter.compare_cost(right))
+    return _bounded_int(left - right, "a difference")
+
+
+def _bounded_int(result: Any, what: str) -> Any:
+    # Doubling a number in a loop adds a bit per step; arithmetic on such numbers is quadratic.
+    if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+        raise BudgetExceeded(f"{what} of more than {MAX_INT_BITS} bits")
+    return result
 
 
 def _concatenate(meter: Meter, left: Any, right: Any) -> Any:
@@ -254,6 +250,7 @@ def _multiply(left: Any, right: Any) -> Any:
     if isinstance(left, int) and isinstance(right, int):
         if left.bit_length() + right.bit_length() > MAX_INT_BITS:
             raise BudgetExceeded(f"a product of more than {MAX_INT_BITS} bits")
+        METER.get().charge(arithmetic_cost(left, right))
         return left * right
     if isinstance(right, int) and isinstance(left, _SEQUENCES):
         return _repeat(left, right)
@@ -264,26 +261,40 @@ def _multiply(left: Any, right: Any) -> Any:
 
 def _power(base: Any, exponent: Any) -> Any:
     # Decide from bit lengths before computing: `2 ** (10 ** 10)` would take hours and gigabytes.
+    # The result has between (bits - 1) * exponent + 1 and bits * exponent bits.
     if (
         isinstance(base, int)
         and isinstance(exponent, int)
         and exponent > 0
         and abs(base) > 1
-        and base.bit_length() * exponent > MAX_INT_BITS
+        and (base.bit_length() - 1) * exponent >= MAX_INT_BITS
     ):
         raise BudgetExceeded(f"a power of more than {MAX_INT_BITS} bits")
-    return base**exponent
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        widest = 1 << min(base.bit_length() * exponent, 2 * MAX_INT_BITS)
+        METER.get().charge(arithmetic_cost(widest, widest))  # squaring up to the result's width
+    return _bounded_int(base**exponent, "a power")
 
 
 def _modulo(left: Any, right: Any) -> Any:
     if isinstance(left, str | bytes):
         check_printf(METER.get(), left, right)
+    elif isinstance(left, int) and isinstance(right, int):
+        METER.get().charge(arithmetic_cost(left, right))
     return left % right
+
+
+def _floor_divide(left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, int):
+        METER.get().charge(arithmetic_cost(left, right))
+    return left // right
 
 
 BINARY_GUARDS: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
     "+": _add,
+    "-": _subtract,
     "*": _multiply,
     "**": _power,
     "%": _modulo,
+    "//": _floor_divide,
 }
