@@ -60,7 +60,7 @@ def main() -> None:
         seconds, outcome = median_seconds(adversary.source, context, args.runs)
         rows.append((seconds, adversary.name, outcome, adversary.outcome))
     rows.sort(reverse=True)
-    print(f"\n| template | seconds | x floor | outcome |\n|---|---:|---:|---|")
+    print("\n| template | seconds | x floor | outcome |\n|---|---:|---:|---|")
     for seconds, name, outcome, expected in rows[: args.top or None]:
         mark = "" if outcome == expected else f" (expected {expected})"
         print(f"| {name} | {seconds:.3f} | {seconds / floor:.1f} | {outcome}{mark} |")
