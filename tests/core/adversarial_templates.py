@@ -273,6 +273,8 @@ ADVERSARIES: tuple[Adversary, ...] = (
     Adversary("astimezone to the machine's zone", "{{ moment.astimezone() }}", "security", _dates),
     Adversary("timestamp in the machine's zone", "{{ moment.timestamp() }}", "security", _dates),
     Adversary("strftime beyond the bound", "{{ day.strftime('%c' * 100000) | length }}", "budget", _dates),
+    Adversary("a date formatted by str.format beyond the bound",
+              "{{ ('{:' ~ ('%c' * 50000) ~ '}').format(day) | length }}", "budget", _dates),
     Adversary("strftime in a loop", _loop("{% set c = day.strftime(f) %}", "{% set f = '%c' * 40000 %}"), "budget",
               _dates),
     Adversary("dates that only build values render",

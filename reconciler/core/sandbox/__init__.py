@@ -12,11 +12,15 @@ a render harmless:
 
 * Jinja's `ImmutableSandboxedEnvironment` (no `_` attributes, no Python internals, no mutation of
   lists and dicts), a curated set of globals, and no loader but the in-memory mapping.
-* A step budget instead of a wall clock: loop iterations, calls, includes and bulk work on big
-  values cost steps, so a template fails at the same point on every machine and every run.
+* A step budget instead of a wall clock: loop iterations, calls, includes and work on big values
+  cost steps, so a template fails at the same point on every machine and every run. Work is
+  charged by the size of what it touches (a value referred to many times counts as often as it
+  prints), at rates that keep the costliest template known to about a second at the default
+  budget; what charging cannot bound is refused (codecs but utf-8, ascii and latin-1, integers
+  wider than `MAX_INT_BITS`, the clock and the machine's time zone).
 * Size guards wherever one operation can allocate far more than it reads (`*`, `**`, `%`, `+`,
-  `~`, padding and joining filters and methods, list literals that repeat a big value), and a
-  bound on text captured by macros and `{% set %}` blocks, which the output counter cannot see.
+  `~`, printing, padding and joining filters and methods, list literals that repeat a big value),
+  and a bound on text captured by macros and `{% set %}` blocks, which the output counter cannot see.
 
 The meter of the render in progress lives in a context variable, so renders on other threads or
 nested renders cannot charge each other. Every failure becomes a `TemplateProblem`.
@@ -27,8 +31,8 @@ The modules, each importing only those listed before it:
   what work costs; `BudgetExceeded`.
 * `problems`: `TemplateProblem`, and turning an exception into one with its template and line.
 * `formats`: sizing the result of %-formatting and `str.format` before it is built.
-* `guards`: amplification guards inserted into every parsed template, on operators and on
-  methods of builtins.
+* `methods`: the methods of builtins a template calls, charged and sized; codecs, class methods.
+* `guards`: amplification guards inserted into every parsed template, and on operators.
 * `filters`: the domain filters (`DOMAIN_FILTERS`), Jinja's filters with size guards (minus the
   removed ones), and the tests.
 * `environment`: the sandboxed Jinja environment, its loader, globals and compile hooks.

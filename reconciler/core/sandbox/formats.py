@@ -16,6 +16,9 @@ from reconciler.core.sandbox.budgets import Meter, scan_cost
 
 # The str methods whose calls `check_format_call` sizes.
 FORMAT_METHODS: Final = frozenset({"format", "format_map"})
+# A date formats with strftime, where `%c` (in the C locale "Sat Nov 21 12:00:00 2026") is the
+# longest that two characters become.
+STRFTIME_GROWTH: Final = 12
 
 # The characters that may follow `%` (and an optional `(key)`) before the conversion letter. One
 # character class, so matching is linear on any input.
@@ -97,6 +100,8 @@ def _str_format_fields(fmt: str) -> tuple[int, int, bool]:
         if field is not None:
             fields += 1
             widths += _numbers_in(spec or "")
+            if "%" in (spec or ""):  # `'{:%c}'.format(day)`: the spec is a strftime format
+                widths += STRFTIME_GROWTH * len(spec or "")
             nested = nested or "{" in (spec or "")
     return fields, widths, nested
 

@@ -98,7 +98,7 @@ def _contains_guard(needle: Any, container: Any) -> bool:
 def _spread_guard(value: Any) -> Any:
     # `m(*values)` builds a tuple (a macro's `varargs`) from any iterable: as `[...]` does.
     meter = METER.get()
-    if not isinstance(value, dict):
+    if not isinstance(value, dict):  # a dict spreads its keys, and measures as itself
         value = materialized(meter, value)
     meter.expanded(value)
     return value
@@ -156,8 +156,8 @@ def _printed(node: nodes.Expr) -> nodes.Expr:
 def _guard_spreads(node: nodes.Call | nodes.Filter | nodes.Test) -> None:
     if node.dyn_args is not None:
         node.dyn_args = _guarded(node.dyn_args, _SPREAD_GUARD)
-    if node.dyn_kwargs is not None:
-        node.dyn_kwargs = _guarded(node.dyn_kwargs, _SPREAD_GUARD)
+    if node.dyn_kwargs is not None:  # `m(**mapping)` builds a dict (a macro's `kwargs`)
+        node.dyn_kwargs = _guarded(node.dyn_kwargs, _BUILT_GUARD)
 
 
 def _with_guard(node: nodes.Node) -> nodes.Node:

@@ -49,6 +49,7 @@ from reconciler.core.sandbox.budgets import (
     scan_cost,
     search_cost,
 )
+from reconciler.core.sandbox.formats import STRFTIME_GROWTH
 
 Args: TypeAlias = tuple[Any, ...]
 
@@ -156,7 +157,7 @@ def _case_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, An
 def _strftime_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
     fmt = args[0] if args else kwargs.get("format")
     if isinstance(fmt, str):
-        meter.bounded("strftime", len(fmt) * _STRFTIME_GROWTH)
+        meter.bounded("strftime", len(fmt) * STRFTIME_GROWTH)
     return args
 
 
@@ -194,8 +195,6 @@ def _codec_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, A
     return args
 
 
-# `%c` (in the C locale: "Sat Nov 21 12:00:00 2026") is the longest a directive of two characters gets.
-_STRFTIME_GROWTH: Final = 12
 # Methods of a class that only build a value from their arguments; the others (`today`, `now`,
 # `strptime`, `fromtimestamp`) read the clock or the time zone, or build a regular expression.
 _CLASS_METHODS: Final = frozenset(
