@@ -8,10 +8,10 @@ oversized result by raising `BudgetExceeded`, which `problems` reports as a "bud
 
 Steps stand in for a wall clock: loop iterations, calls, includes and bulk work on big values cost
 steps, so a template fails at the same point on every machine and every run. Work done in C is
-charged by the size of what it touches, at a rate per kind of work (`BULK`, `COMPARE`, `SEARCH`)
-chosen so that no step costs more than about a microsecond and a half on this project's machine
-class: the default budget then bounds a render to about a second and a half (`bench/sandbox.py`
-times the worst templates found).
+charged by the size of what it touches, at a rate per kind of work (`BULK`, `COMPARE`, `SEARCH`,
+`CASE`, and for wide integers) chosen so that a step costs at most about a microsecond: the
+default budget bounds a render to about a second (`bench/sandbox.py` times the costliest templates
+known, `tests/core/adversarial_templates.py`).
 """
 
 from __future__ import annotations
