@@ -126,7 +126,7 @@ class Meter:
             raise too_large(what, width, self.max_output)
 
     def size(self, value: object) -> int:
-        """About how many characters `str(value)` would have, without building it (never refused).
+        """About how many characters `str(value)` would have, without building it, however many.
 
         Containers are measured once (walking one costs a step per item) and remembered, so a
         list that holds one long string a hundred thousand times counts as long as it prints.
@@ -219,7 +219,7 @@ METER: contextvars.ContextVar[Meter] = contextvars.ContextVar("reconciler_render
 
 
 def scan_cost(value: object) -> int:
-    """Steps for work done in C over `value` once (copy, compare, search)."""
+    """Steps for work done in C over the items of `value` once, not what they hold (copy, slice, scan)."""
     if isinstance(value, _SCANNABLE):
         return 1 + (len(value) >> BULK)
     return 1
