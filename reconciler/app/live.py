@@ -11,10 +11,8 @@ import asyncio
 import getpass
 import hashlib
 import json
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from reconciler.app.outcomes import CHANGES, FAILED, OK, Outcome, as_json, prese
 from reconciler.app.planning import plan_revision
 from reconciler.app.reconciling import ApplyRequest, left_out, observe_routers, run_apply
 from reconciler.app.sessions import LiveOptions, Session, open_session
+from reconciler.app.stopping import stops_set
 from reconciler.core.entitlements.judging import link_notes
 from reconciler.core.observed import ObservedSnapshot, snapshot_json
 from reconciler.core.plans import Plan, Status, plan_from_data
@@ -165,28 +164,12 @@ def _run(session: Session, request: ApplyRequest) -> Outcome:
 async def _apply(session: Session, request: ApplyRequest, report: Callable[[DeviceResult], None]) -> FleetResult:
     stop = asyncio.Event()
     driver = session.driver()
-    with _signals(stop):
+    # From before the run is recorded until its end is, a stop only asks the routers in flight to finish.
+    with stops_set(stop):
         try:
             return await run_apply(session, request, driver, stop, report)
         finally:
             await driver.close()
-
-
-@contextmanager
-def _signals(stop: asyncio.Event) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for number in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(number, stop.set)
-            installed.append(number)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-            pass
-    try:
-        yield
-    finally:
-        for number in installed:
-            loop.remove_signal_handler(number)
 
 
 def _actor() -> str:

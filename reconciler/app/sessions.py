@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.app.outcomes import Outcome, problems_outcome
+from reconciler.app.stopping import stops_deferred
 from reconciler.app.verdicts import History, judge_revision
 from reconciler.core.fleets import Fleet
 from reconciler.errors import UsageError
@@ -92,7 +93,8 @@ def open_session(path: Path, rev: str | None, options: LiveOptions, writes: bool
         store.require_anchor()
     session = session_for(revision, store, options, clock)
     if store.anchor_problem() is None:
-        session.closed = store.close_interrupted_runs()
+        with stops_deferred():  # each run closed with its audit row, never one without
+            session.closed = store.close_interrupted_runs()
     return session
 
 

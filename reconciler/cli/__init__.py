@@ -13,6 +13,7 @@ imports only for the command that runs.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,7 +53,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     their own handlers over this one for as long as they need them.
     """
     try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        previous = signal.signal(signal.SIGTERM, _as_interrupt)
     except ValueError:  # not the main thread (a test calling main from one): signals are not ours to set
         yield
         return
@@ -60,6 +61,25 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _reset_in_forked_child() -> None:
+    # Worker processes forked while this handler is in place (rendering in parallel) stop on SIGTERM as
+    # before: their pool ends them with it, and an interrupt there would print each worker's traceback.
+    if signal.getsignal(signal.SIGTERM) is _as_interrupt:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_reset_in_forked_child)
+
+
+def _as_interrupt(number: int, frame: object) -> None:
+    """Whatever Ctrl-C would do now: `asyncio.run` cancels its task and then raises KeyboardInterrupt (a
+    KeyboardInterrupt raised in the middle of its loop would leave a task with an unread exception)."""
+    if callable(signal.getsignal(signal.SIGINT)):
+        signal.raise_signal(signal.SIGINT)
+    else:  # Ctrl-C is ignored here (started in the background): a stop is still a stop
+        raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
