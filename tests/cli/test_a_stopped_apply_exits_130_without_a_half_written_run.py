@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import PROJECT
-from tests.live.conftest import LIVE_MANAGEMENT, LiveFleet, Simulator, live_fleet, simulator  # noqa: F401 - fixtures
+from tests.live.conftest import LIVE_MANAGEMENT, LiveFleet, Simulator
 
 Make = Callable[..., LiveFleet]
 Start = Callable[..., Simulator]
