@@ -17,6 +17,7 @@ from reconciler.core.presenting.text import (
     diff_headline,
     key_change_lines,
     plan_headline,
+    problems_summary,
     summary_rows,
     unknown_lines,
 )
@@ -53,7 +54,11 @@ def plan_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
 
 
 def problems_markdown(problems: Sequence[Problem], label: str, limit: int = COMMENT_LIMIT) -> str:
-    """An invalid revision as a comment: its problems in a code block, as many as fit."""
+    """An invalid revision as a comment: its problems in a code block, as many as fit, then their count.
+
+    `problems` are all that `validate` reports (render failures included), so the comment and the
+    command agree; the count covers them all, also those the size limit leaves out.
+    """
     head = f"### reconciler: `{label}` is invalid\n\n```\n"
     lines: list[str] = []
     used = len(head) + _FOOTER_RESERVE
@@ -65,7 +70,8 @@ def problems_markdown(problems: Sequence[Problem], label: str, limit: int = COMM
         used += len(line)
     left = len(problems) - len(lines)
     more = f"\n_… and {left} more problems; run `reconciler validate` locally for all of them._\n" if left else ""
-    return head + "".join(lines) + "```\n" + more
+    summary = f"\n{problems_summary(problems, f'`{label}`', None)}\n"
+    return head + "".join(lines) + "```\n" + summary + more
 
 
 def _summary_table(by: str, rows: Sequence[tuple[str, int, int, int]]) -> list[str]:
