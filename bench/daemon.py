@@ -9,7 +9,7 @@ same concurrency as the live benchmark. Measured: the time from start until the 
 the commit applied (clone, load, observe, plan, apply every router, verify), then a steady
 cycle with nothing to change (`POST /api/v1/sync`: observe and plan 20,000 routers), then a
 cycle after drift on 1 % of the routers (corrected with self_heal), and the daemon's peak
-memory (VmHWM) against DESIGN §7's 500 MB.
+memory (VmHWM) against the target of 500 MB with 20,000 routers.
 """
 
 from __future__ import annotations

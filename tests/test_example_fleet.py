@@ -23,7 +23,7 @@ from tests.conftest import EXAMPLE, PROJECT
 OBSERVED = EXAMPLE / ".demo" / "observed.json"
 UCAAS, UCAAS_UPDATE, STUN = "46.189.64.189", "46.189.64.186", "46.189.64.249"
 
-# DOMAIN D3.7: (protocol, destination, first port, last port) a telephony site must let out.
+# D3.7: (protocol, destination, first port, last port) a telephony site must let out.
 D3_7 = {
     ("tcp", UCAAS, 443, 443), ("tcp", UCAAS, 8443, 8443), ("tcp", UCAAS_UPDATE, 4443, 4443),
     ("tcp", UCAAS, 1300, 1300), ("tcp", UCAAS_UPDATE, 636, 636), ("tcp", UCAAS, 8636, 8636),

@@ -1,4 +1,4 @@
-"""Update packets: the tar files icom OS routers install (DESIGN §5, D0.12, D0.13).
+"""Update packets: the tar files icom OS routers install (docs/router-api.md; D0.12, D0.13).
 
 Where it sits: the apply steps (`shell/applying.py`) hand a packet's parts, or a device's rendered
 configuration, to `build_packet` and upload the bytes to the router (`upload/analyze`, then

@@ -4,7 +4,7 @@ Where it sits: after `rendering` and `observed`; `reconciler plan` prints a `Pla
 it (`plan_to_data`), and the apply step (a later layer) reads it back (`plan_from_data`) and
 applies exactly that, skipping devices whose observed state hash changed since.
 
-Order of actions on one device (DESIGN §4): firmware, then update packets, then configuration,
+Order of actions on one device: firmware, then update packets, then configuration,
 because a packet may need the new firmware and configuration keys may need the packet.
 """
 

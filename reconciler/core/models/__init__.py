@@ -1,4 +1,4 @@
-"""The models of every file kind in a fleet repository (format `reconciler/v1`, DESIGN §3).
+"""The models of every file kind in a fleet repository (format `reconciler/v1`, docs/fleet-repository.md).
 
 Where it sits: `loading` looks up a file's kind by its path (`kind_of`) and validates the parsed
 YAML against the kind's model; `schemas` writes one JSON Schema per kind for editors and CI.

@@ -82,7 +82,7 @@ Text = Annotated[str, StringConstraints(max_length=4096)]
 
 
 class ConfigMode(StrEnum):
-    """How a rendered configuration is compared with a router's (DESIGN §4)."""
+    """How a rendered configuration is compared with a router's (merge: only the keys it renders)."""
 
     MERGE = "merge"  # only the keys the template renders are compared
     REPLACE = "replace"  # router keys the template does not render are drift too
