@@ -264,8 +264,7 @@ def _add_serve(commands: Commands[Parser]) -> None:
 
 def _add_token(commands: Commands[Parser]) -> None:
     command = commands.add_parser("token", help="API tokens: create (shown once), list, revoke")
-    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser,
-                                     title="actions")
+    actions = _actions(command)
     create = actions.add_parser("create", help="make a token and print it (the only time it is shown)")
     create.add_argument("--role", required=True, choices=("viewer", "operator", "admin"),
                         help="viewer reads; operator also syncs; admin also manages tokens")
@@ -314,14 +313,19 @@ def _add_sla(commands: Commands[Parser]) -> None:
 
 def _add_licence(commands: Commands[Parser]) -> None:
     vendor = commands.add_parser("licence", help="licence files: make a signing key, sign a file (vendors, tests)")
-    actions = vendor.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser,
-                                    title="actions")
+    actions = _actions(vendor)
     keygen = actions.add_parser("keygen", help="a signing key pair: the private key into DIR, the public printed")
     keygen.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the private key is written")
     sign = actions.add_parser("sign", help="sign the `licence` mapping of FILE in place")
     sign.add_argument("file", type=Path, metavar="FILE", help="the licence file to sign")
     sign.add_argument("--key", type=Path, required=True, metavar="KEY", help="the private key from keygen")
     sign.add_argument("--name", help="the key's name in licences/licences.yaml (default: the key file's stem)")
+
+
+def _actions(command: argparse.ArgumentParser) -> Commands[Parser]:
+    """The second word of a two-word command (`token create`, `secret seal`)."""
+    return command.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser,
+                                  title="actions")
 
 
 def _add_schema(commands: Commands[Parser]) -> None:
@@ -332,8 +336,7 @@ def _add_schema(commands: Commands[Parser]) -> None:
 
 def _add_secret(commands: Commands[Parser]) -> None:
     command = commands.add_parser("secret", help="sealed secrets: make a key pair, seal a value")
-    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser,
-                                     title="actions")
+    actions = _actions(command)
     keygen = actions.add_parser("keygen", help="print a new key pair (keep the private key off git)")
     keygen.add_argument("--out", type=Path, metavar="FILE", help="write the private key here (mode 600)")
     seal = actions.add_parser("seal", help="seal a value read from stdin for the fleet's sealing_key")
