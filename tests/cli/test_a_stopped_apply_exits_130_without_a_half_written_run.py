@@ -1,7 +1,8 @@
 """SIGTERM stops `reconciler apply` cleanly at any moment: exit 130, one clear line, no half-written run.
 
-Each phase is pinned by an event, not by timing: loading by a named pipe among the fleet's files
-(the process blocks reading it, so the signal arrives mid-load), observing by the progress line of
+Each phase is pinned by an event, not by timing: start-up by a named pipe as the credentials file
+(as `--credentials <(vault read …)` gives one; the process blocks reading it after loading and
+judging the fleet, before it observes anything), observing by the progress line of
 a router that is offline while the others still wait out a long latency, applying by the first
 router reported converged.
 """
@@ -64,13 +65,14 @@ def _reader_waits(pipe: Path) -> Iterator[threading.Event]:
             os.close(end)
 
 
-def test_sigterm_while_loading_the_fleet_exits_130_and_writes_no_run(live_fleet: Make, simulator: Start) -> None:
-    """SIGTERM while the fleet's files are being read: exit 130, "interrupted", no run, no router touched."""
+def test_sigterm_while_starting_up_exits_130_and_writes_no_run(live_fleet: Make, simulator: Start) -> None:
+    """SIGTERM while apply reads its operator files: exit 130, "interrupted", no run, no router touched."""
     fleet = live_fleet()
     sim = simulator("--fleet", str(fleet.root), "--profile", "perfect")
-    with _reader_waits(fleet.root / "devices" / "zz-still-copying.yaml") as loading:
+    fleet.credentials.unlink()
+    with _reader_waits(fleet.credentials) as loading:
         process = _apply(fleet, sim)
-        assert loading.wait(timeout=60), "apply never read the fleet"
+        assert loading.wait(timeout=60), "apply never read its credentials"
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
