@@ -13,6 +13,7 @@ do with it, so their time is what the budget is calibrated against.
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -45,6 +46,43 @@ def _aliased() -> dict[str, Any]:
     # What YAML aliases build: one long string referred to from many places.
     long = "a" * 100_000
     return {"many": [long] * 2_000, "probe": "a" * 99_999 + "b"}
+
+
+# Integers that are multiples of the modulus CPython reduces integer hashes by: they all hash to 0.
+HASH_MODULUS = sys.hash_info.modulus
+COLLIDING_INTS = f"{{% set xs = range(0, {HASH_MODULUS} * 50000, {HASH_MODULUS}) %}}"
+
+
+def colliding_pairs(count: int, target: int = 12345) -> list[tuple[int, int]]:
+    """`count` pairs of integers below 2**61 whose tuples all hash to `target` (CPython 3.11's tuple hash).
+
+    A tuple's hash mixes its items' hashes with an invertible step, so for any first item the second
+    can be solved for; about one first item in four gives a second that is a small integer's hash.
+    """
+    mask = (1 << 64) - 1
+    prime1, prime2, prime5 = 11400714785074694791, 14029467366897019727, 2870177450012600261
+
+    def rotate_left(x: int) -> int:
+        return ((x << 31) | (x >> 33)) & mask
+
+    def rotate_right(x: int) -> int:
+        return ((x >> 31) | (x << 33)) & mask
+
+    wanted = rotate_right(((target - (2 ^ prime5 ^ 3527539)) * pow(prime1, -1, 1 << 64)) & mask)
+    pairs = []
+    first = 1
+    while len(pairs) < count:
+        mixed = (rotate_left((prime5 + first * prime2) & mask) * prime1) & mask
+        second = ((wanted - mixed) * pow(prime2, -1, 1 << 64)) & mask
+        if 1 < second < HASH_MODULUS:
+            pairs.append((first, second))
+        first += 1
+    return pairs
+
+
+def _pairs() -> dict[str, Any]:
+    # As a fleet repository could hold them: a flat list of integers (pairs are made in the template).
+    return {"flat": [number for pair in colliding_pairs(5_000) for number in pair]}
 
 
 def _dates() -> dict[str, Any]:
@@ -283,6 +321,49 @@ ADVERSARIES: tuple[Adversary, ...] = (
     Adversary("dates that only build values render",
               "{{ day.fromordinal(day.toordinal() + 1) }} {{ day.fromisoformat('2026-01-02') }} "
               "{{ moment.strftime('%Y-%m-%d %H:%M') }} {{ day.isoformat() }}", "ok", _dates),
+    # -- stripping looks every stripped character up among the characters to strip
+    Adversary("strip with many characters", "{% set s = 'b' * 1000000 %}{{ s.strip('a' * 1000000 ~ 'b') | length }}",
+              "budget"),
+    Adversary("trim with many characters", "{% set s = 'b' * 1000000 %}{{ s | trim('a' * 1000000 ~ 'b') | length }}",
+              "budget"),
+    Adversary("lstrip of wide characters in a loop", _loop("{% set x = s.lstrip(c) %}",
+              "{% set s = '\U0001F600' * 20000 %}{% set c = '\U0001F601' * 2000 ~ '\U0001F600' %}"), "budget"),
+    Adversary("bytes rstrip in a loop", _loop("{% set x = s.rstrip(c) %}",
+              "{% set s = ('b' * 20000).encode() %}{% set c = ('a' * 2000 ~ 'b').encode() %}"), "budget"),
+    # -- textwrap breaks a chunk longer than a line by copying the rest of it at every line
+    Adversary("wordwrap of leading spaces", "{{ (' ' * 300000 ~ 'a') | wordwrap(1) | length }}", "budget"),
+    Adversary("wordwrap of tabs", "{{ ('\t' * 100000 ~ 'a') | wordwrap(1) | length }}", "budget"),
+    Adversary("wordwrap of words joined by ideographic spaces",
+              "{{ ('a\u3000' * 150000) | wordwrap(1) | length }}", "budget"),
+    # -- keys built to share a hash: a dict or set of them takes quadratic time to build
+    Adversary("colliding integers made unique", COLLIDING_INTS + "{{ xs | unique | list | length }}", "security"),
+    Adversary("colliding integers as dict keys", COLLIDING_INTS + "{{ dict.fromkeys(xs) | length }}", "security"),
+    Adversary("colliding integers paired into a dict", COLLIDING_INTS + "{{ dict(xs | batch(2)) | length }}",
+              "security"),
+    Adversary("colliding integers subtracted from keys", COLLIDING_INTS + "{{ (xs | list - {}.keys()) | length }}",
+              "security"),
+    Adversary("colliding integers in a dict literal", "{% set d = {" + ", ".join(
+        f"{HASH_MODULUS * k}: {k}" for k in range(1, 200)) + "} %}", "syntax"),
+    Adversary("colliding tuples in a list literal", "{{ [" + ", ".join(
+        f"({a}, {b})" for a, b in colliding_pairs(200)) + "] | length }}", "syntax"),
+    Adversary("colliding pairs of the context made unique", "{{ dict(flat | batch(2)) | dictsort | unique | list }}",
+              "security", _pairs),
+    Adversary("colliding pairs of the context, the items of a dict", "{{ dict(flat | batch(2)).items() - [] }}",
+              "security", _pairs),
+    Adversary("colliding pairs of the context, as keys", "{{ dict.fromkeys(dict(flat | batch(2)).items()) }}",
+              "security", _pairs),
+    Adversary("colliding pairs of the context joined into a set", "{{ ({}.keys() - []).union(dict(flat | batch(2)) "
+              "| dictsort) }}", "security", _pairs),
+    # -- lazy filters do their work when read, through every stage of a chain
+    Adversary("a chain of lazy filters in a loop", _loop("{% set x = r" + "| map('abs')" * 20 + " | list %}",
+              "{% set r = range(100000) %}"), "budget"),
+    # -- what the sandbox lets no template reach
+    Adversary("a dict changed through its class", "{% set d = {'a': 1} %}{{ dict.update(d, a=2) }}", "security"),
+    Adversary("a set changed in place", "{% set s = {'a': 1}.keys() - [] %}{{ s.intersection_update([]) }}",
+              "security"),
+    # (A view's proxy of its dict measured as an opaque value: `[proxy] * 100` printed 100 dicts.)
+    Adversary("a dict reached through a view's proxy", "{% set d = {'a': 'x' * 1000000} %}"
+              "{{ (d.keys().mapping.a * 100) | length }}", "security"),
     # -- loops, calls and recursion
     Adversary("nested loops", LOOP.replace("BODY", "{{ j }}"), "budget"),
     Adversary("macro calls in a loop", "{% macro m(x) %}{{ x }}{% endmacro %}" + _loop("{{ m(j) }}"), "budget"),

@@ -17,10 +17,15 @@ known, `tests/core/adversarial_templates.py`).
 from __future__ import annotations
 
 import contextvars
+import datetime
+import sys
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Final, cast
+
+from jinja2.exceptions import SecurityError
 
 # Text captured by macros, blocks and `{% set %}` blocks is counted on top of the output (a macro's
 # text is captured, then output), so its bound is a multiple of the output bound.
@@ -245,6 +250,11 @@ def search_cost(text: int, needle: int, *, reverse: bool = False) -> int:
     return 1 + (text >> BULK) + ((max(text - needle + 1, 0) * needle) >> SEARCH if naive else 0)
 
 
+def strip_cost(text: int, chars: int) -> int:
+    """Steps for stripping characters from the ends of a text: each is looked for among `chars`."""
+    return (text * chars) >> SEARCH
+
+
 def case_cost(value: object) -> int:
     """Steps for mapping the case of `value` beyond its scan: text that is not ASCII takes a slow path."""
     if isinstance(value, str) and not value.isascii():
@@ -256,6 +266,66 @@ def arithmetic_cost(left: int, right: int) -> int:
     """Steps for multiplying or dividing two integers (quadratic in their digits)."""
     left_bits, right_bits = left.bit_length(), right.bit_length()
     return 1 + ((left_bits + right_bits) >> 8) + ((left_bits * right_bits) >> _INT_ARITHMETIC)
+
+
+# -- keys whose hashes a template can choose ------------------------------------------------------
+
+# CPython hashes an integer modulo this prime, so its multiples all hash alike; tuples, ranges and
+# other values are hashed from their parts by a mix a pair of small integers can be solved for.
+# Text, bytes and dates are hashed with a key secret to the process, floats and small integers
+# are their own hash: those cannot be made to collide in numbers.
+_HASH_MODULUS: Final = sys.hash_info.modulus
+_SECRET_HASHED: Final = (str, bytes, datetime.date, datetime.time)
+# Keys sharing one hash a dict or set may hold: inserting or looking up one compares it with up to
+# this many others.
+MAX_SHARED_HASH: Final = 16
+
+
+def hash_chosen(key: object) -> bool:
+    """Whether a template can choose `key`'s hash (see `check_keys`)."""
+    kind = type(key)
+    if kind is int:
+        return not -_HASH_MODULUS < key < _HASH_MODULUS  # type: ignore[operator]
+    return not (kind is bool or kind is float or key is None or isinstance(key, _SECRET_HASHED))
+
+
+def check_keys(meter: Meter, keys: Iterable[object], what: str) -> None:
+    """Refuse to build a dict or set whose keys were crafted to share a hash (building it is quadratic).
+
+    Only keys whose hash a template can choose are looked at (a step each).
+    """
+    chosen = [key for key in keys if hash_chosen(key)]
+    meter.charge(len(chosen))
+    if shared_hash(chosen) is not None:
+        raise SecurityError(f"{what}: {SHARED_HASH_REFUSED}")
+
+
+SHARED_HASH_REFUSED: Final = (f"more than {MAX_SHARED_HASH} different keys share one hash value (very large "
+                              "integers or tuples built to collide)")
+
+
+def shared_hash(keys: Collection[object]) -> int | None:
+    """A hash value more than `MAX_SHARED_HASH` different `keys` share, if there is one (linear time)."""
+    if len(keys) <= MAX_SHARED_HASH:
+        return None
+    by_hash: defaultdict[int, list[object]] = defaultdict(list)
+    for key in keys:
+        by_hash[hash(key)].append(key)
+    for value, alike in by_hash.items():
+        if len(alike) > MAX_SHARED_HASH and _distinct_beyond(alike, MAX_SHARED_HASH):
+            return value
+    return None
+
+
+def _distinct_beyond(alike: list[object], limit: int) -> bool:
+    """Whether `alike` (keys with one hash) holds more than `limit` different values (at most limit compares each)."""
+    distinct: list[object] = []
+    for key in alike:
+        if all(key != other for other in distinct):
+            distinct.append(key)
+            if len(distinct) > limit:
+                return True
+    return False
 
 
 def int_argument(value: object) -> int:

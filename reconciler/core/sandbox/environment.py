@@ -39,11 +39,20 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, concat
 from markupsafe import Markup
 
-from reconciler.core.sandbox.budgets import MAX_INT_BITS, METER, BudgetExceeded, Meter, guard_iterable
+from reconciler.core.sandbox.budgets import (
+    MAX_INT_BITS,
+    METER,
+    SHARED_HASH_REFUSED,
+    BudgetExceeded,
+    Meter,
+    check_keys,
+    guard_iterable,
+    materialized,
+)
 from reconciler.core.sandbox.filters import sandbox_filters, sandbox_tests
 from reconciler.core.sandbox.formats import FORMAT_METHODS, check_format_call
 from reconciler.core.sandbox.guards import BINARY_GUARDS, InsertGuards
-from reconciler.core.sandbox.methods import Args, call_builtin
+from reconciler.core.sandbox.methods import CLASS_METHODS, Args, call_builtin
 
 MAX_RANGE: Final = 100_000
 
@@ -115,8 +124,9 @@ class _SandboxTemplate(Template):
     would pay for building it and later renders would not: a render close to the budget would
     pass or fail depending on what ran before it. Here the module is cached together with what
     building it cost, and every import (the first or a later one) is charged exactly that. A
-    module that exports a namespace (the one value a template can change) is built afresh each
-    time, so one render can never see what another did.
+    module that exports a namespace (the one value a template can change) or an iterator (which
+    reading uses up, and which charges the render that made it) is built afresh each time, so one
+    render can never see what another did.
     """
 
     _shared_module: tuple[TemplateModule, int, int] | None = None
@@ -145,7 +155,7 @@ class _SandboxTemplate(Template):
             return module
         steps_before, captured_before = meter.steps_left, meter.captured_left
         module = self.make_module()
-        if not any(isinstance(value, Namespace) for value in module.__dict__.values()):
+        if not any(isinstance(value, Namespace | Iterator) for value in module.__dict__.values()):
             self._shared_module = (module, steps_before - meter.steps_left, captured_before - meter.captured_left)
         return module
 
@@ -213,6 +223,15 @@ class _Namespace(Namespace):
 # -- the environment --------------------------------------------------------------------------------
 
 _DICT_ATTRIBUTES: Final = frozenset(dir(dict))
+# Attributes Jinja's immutable sandbox lets through that it should not: a view's `mapping` (a
+# read-only proxy of its dict that measures as an opaque object but prints as the whole dict) and
+# the one mutating method of sets missing from Jinja's list.
+_UNSAFE_ATTRIBUTES: Final[Mapping[type, frozenset[str]]] = {
+    type({}.keys()): frozenset({"mapping"}),
+    type({}.values()): frozenset({"mapping"}),
+    type({}.items()): frozenset({"mapping"}),
+    set: frozenset({"intersection_update"}),
+}
 
 
 class SandboxEnvironment(ImmutableSandboxedEnvironment):
@@ -248,7 +267,11 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
-        InsertGuards().visit(tree)
+        guards = InsertGuards()
+        guards.visit(tree)
+        line = guards.colliding_literal()
+        if line is not None:
+            raise TemplateSyntaxError(f"literals: {SHARED_HASH_REFUSED}", line, name, filename)
         tree.set_environment(self)
         return tree
 
@@ -264,12 +287,18 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         return _CaptureBuffer(METER.get())
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, type):
+            # `dict.update(d, ...)`: a method taken from a class takes the object to change as its
+            # first argument, past the checks of mutating methods (which look at the object the
+            # attribute is read from). Context dicts are shared by every device's render.
+            return attr in CLASS_METHODS and super().is_safe_attribute(obj, attr, value)
         # The checks depend on the type and the name only; caching them keeps attribute access
         # as cheap as outside the sandbox.
         key = (type(obj), attr)
         safe = self._safe_attributes.get(key)
         if safe is None:
-            safe = self._safe_attributes[key] = super().is_safe_attribute(obj, attr, value)
+            safe = self._safe_attributes[key] = attr not in _UNSAFE_ATTRIBUTES.get(type(obj), ()) and (
+                super().is_safe_attribute(obj, attr, value))
         return safe
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -314,6 +343,11 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             args = (guard_iterable(meter, args[0]), *args[1:])
         elif kind is FunctionType and obj.__name__ in FORMAT_METHODS:
             check_format_call(meter, obj, args, kwargs)
+        elif obj is dict and args and not isinstance(args[0], dict):
+            # `dict(pairs)`: the pairs' keys are checked before they are hashed into the dict.
+            pairs = materialized(meter, args[0])
+            check_keys(meter, (pair[0] for pair in pairs if isinstance(pair, list | tuple) and pair), "dict")
+            args = (pairs, *args[1:])
         result = context.call(obj, *args, **kwargs)
         if obj is dict:
             meter.expanded(result)

@@ -19,6 +19,7 @@ wrong call reports them in its message (`_center() takes ...`).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache, update_wrapper
 from typing import Any, Final, TypeAlias, cast
@@ -38,12 +39,14 @@ from reconciler.core.sandbox.budgets import (
     BudgetExceeded,
     arithmetic_cost,
     case_cost,
+    check_keys,
     guard_iterable,
     int_argument,
     item_cost,
     joined_size,
     materialized,
     search_cost,
+    strip_cost,
     too_large,
 )
 from reconciler.core.sandbox.formats import check_printf
@@ -167,24 +170,51 @@ def _wordwrap(env: Any, s: Any, width: int = 79, break_long_words: bool = True,
     meter = METER.get()
     meter.check_width("wordwrap", width)
     if isinstance(s, str) and isinstance(width, int) and width > 0:
-        # Lines: at most one per word (words are space separated), plus the breaks of long words.
-        lines = len(s) // 2 + len(s) // width + s.count("\n") + 1
+        # Lines: at most one per word (words are space separated), plus the breaks of long words;
+        # textwrap expands a tab to up to 8 spaces first.
+        length = len(s) + 7 * s.count("\t")
+        lines = length // 2 + length // width + s.count("\n") + 1
         separator = len(wrapstring) if isinstance(wrapstring, str) else 1
-        meter.bounded("wordwrap", len(s) + lines * separator)
+        meter.bounded("wordwrap", length + lines * separator)
         # textwrap does Python work for every word and every space between words.
-        meter.charge(len(s) >> 1)
+        meter.charge(length >> 1)
         if break_long_words:
-            meter.charge(_long_words_cost(s, width))
+            meter.charge(_long_chunks_cost(s, width))
     return jinja_filters.do_wordwrap(env, s, width, break_long_words, wrapstring, break_on_hyphens)
 
 
-def _long_words_cost(text: str, width: int) -> int:
-    # textwrap breaks a word longer than a line by copying what is left of it for every line:
-    # quadratic in the word's length (a 300,000-character word at width 1 takes seconds).
-    words = text.split()
-    if max(map(len, words), default=0) <= width:
-        return 0
-    return sum(len(word) * len(word) for word in words if len(word) > width) // (2 * width) >> BULK
+# What textwrap splits text into: runs of its six whitespace characters (no other: a no-break or
+# ideographic space is part of a word to it), and what lies between them.
+_TEXTWRAP_SPACES: Final = re.compile(r"[\t\n\x0b\x0c\r ]+")
+
+
+def _long_chunks_cost(text: str, width: int) -> int:
+    # textwrap breaks a chunk longer than a line by copying what is left of it for every line:
+    # quadratic in the chunk's length (a 300,000-character word at width 1 takes seconds). A run
+    # of spaces is a chunk too (the first one of the text is broken, not dropped), with its tabs
+    # expanded to up to 8 spaces.
+    lengths = [len(word) for word in _TEXTWRAP_SPACES.split(text) if len(word) > width]
+    lengths += [8 * len(run) for run in _TEXTWRAP_SPACES.findall(text) if 8 * len(run) > width]
+    return sum(length * length for length in lengths) // (2 * width) >> BULK
+
+
+def _trim(value: Any, chars: str | None = None) -> str:
+    # Stripping looks every stripped character up among `chars`.
+    if isinstance(chars, str):
+        meter = METER.get()
+        meter.charge(strip_cost(meter.size(value), len(chars)))
+    return jinja_filters.do_trim(value, chars)
+
+
+@pass_environment
+def _unique(env: Any, value: Any, case_sensitive: bool = False, attribute: str | int | None = None) -> Iterator[Any]:
+    # A set of the keys is built: refuse keys crafted to share a hash before building it.
+    meter = METER.get()
+    items = materialized(meter, value)
+    postprocess = None if case_sensitive else jinja_filters.ignore_case
+    check_keys(meter, map(jinja_filters.make_attrgetter(env, attribute, postprocess), items), "unique")
+    unique: Iterator[Any] = jinja_filters.do_unique(env, items, case_sensitive, attribute)
+    return unique
 
 
 def _int(value: Any, default: int = 0, base: int = 10) -> int:
@@ -296,7 +326,9 @@ _GUARDED_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     "slice": _slice,
     "sum": _sum,
     "tojson": _tojson,
+    "trim": _trim,
     "truncate": _truncate,
+    "unique": _unique,
     "wordwrap": _wordwrap,
 }
 # O(1) on any input and never larger than it: not worth a wrapper.
@@ -375,6 +407,10 @@ def _charging(func: Callable[..., Any], check_result: bool = True, reads_items: 
         result = func(*args, **kwargs)
         if check_result and isinstance(result, str) and len(result) > meter.max_output:
             raise too_large(f"the result of {func.__name__}", len(result), meter.max_output)
+        if isinstance(result, Iterator):
+            # A lazy result (`map`, `select`, `batch`, ...) works when it is read, item by item,
+            # through every stage of a chain: each stage charges its items as they pass.
+            return guard_iterable(meter, result)
         return result
 
     return update_wrapper(charged, func)

@@ -15,7 +15,8 @@ Methods of builtins are guarded in `methods`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 from typing import Any, Final
 
 from jinja2 import nodes
@@ -23,14 +24,18 @@ from jinja2.visitor import NodeTransformer
 
 from reconciler.core.sandbox.budgets import (
     MAX_INT_BITS,
+    MAX_SHARED_HASH,
     METER,
     TEXT,
     BudgetExceeded,
     Meter,
     arithmetic_cost,
+    check_keys,
     guard_iterable,
+    hash_chosen,
     materialized,
     scan_cost,
+    shared_hash,
 )
 from reconciler.core.sandbox.formats import check_printf
 
@@ -45,6 +50,7 @@ _BUILT_GUARD: Final = "sandbox:built"
 _PRINT_GUARD: Final = "sandbox:print"
 _SPREAD_GUARD: Final = "sandbox:spread"
 _CONTAINS_GUARD: Final = "sandbox:contains"
+_DICT_GUARD: Final = "sandbox:dict"
 
 
 def _loop_guard(iterable: Any) -> Any:
@@ -104,6 +110,12 @@ def _spread_guard(value: Any) -> Any:
     return value
 
 
+def _dict_guard(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    # `{k1: v1, ...}` with many keys that are not all literal text: built here, its keys checked first.
+    check_keys(METER.get(), (key for key, _ in pairs), "a dict")
+    return dict(pairs)
+
+
 GUARD_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     _LOOP_GUARD: _loop_guard,
     _TEXT_GUARD: _text_guard,
@@ -114,6 +126,7 @@ GUARD_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     _PRINT_GUARD: _print_guard,
     _SPREAD_GUARD: _spread_guard,
     _CONTAINS_GUARD: _contains_guard,
+    _DICT_GUARD: _dict_guard,
 }
 
 
@@ -160,6 +173,18 @@ def _guard_spreads(node: nodes.Call | nodes.Filter | nodes.Test) -> None:
         node.dyn_kwargs = _guarded(node.dyn_kwargs, _BUILT_GUARD)
 
 
+def _guard_dict(node: nodes.Dict) -> nodes.Expr:
+    # Python builds a dict display (and Jinja's optimizer a literal one, at compile time) before
+    # anything can look at its keys: crafted to share a hash, they make building it quadratic.
+    # A dict of a few keys, or of literal keys whose hashes cannot be chosen, is left as it is.
+    if len(node.items) <= MAX_SHARED_HASH or all(
+        isinstance(pair.key, nodes.Const) and not hash_chosen(pair.key.value) for pair in node.items
+    ):
+        return node
+    pairs = [nodes.Tuple([pair.key, pair.value], "load", lineno=pair.lineno) for pair in node.items]
+    return _guarded(nodes.List(pairs, lineno=node.lineno), _DICT_GUARD)
+
+
 def _with_guard(node: nodes.Node) -> nodes.Node:
     if isinstance(node, nodes.For):
         node.iter = _guarded(node.iter, _LOOP_GUARD)
@@ -175,6 +200,8 @@ def _with_guard(node: nodes.Node) -> nodes.Node:
     elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Slice):
         # Jinja compiles slices to a plain subscript, bypassing the sandbox's getitem: a copy.
         return _guarded(node, _SCAN_GUARD)
+    elif isinstance(node, nodes.Dict) and (guarded := _guard_dict(node)) is not node:
+        return _guarded(guarded, _BUILT_GUARD)
     elif (
         isinstance(node, nodes.List | nodes.Dict | nodes.Tuple)
         and getattr(node, "ctx", "load") == "load"
@@ -188,12 +215,42 @@ def _with_guard(node: nodes.Node) -> nodes.Node:
 class InsertGuards(NodeTransformer):
     """Wraps loop iterables, `~`, compared and printed values, slices, spreads and built containers.
 
-    The guard names contain a colon, so a template cannot name them itself.
+    The guard names contain a colon, so a template cannot name them itself. It also collects the
+    literals whose hash a template can choose (very large integers, tuples): Jinja's optimizer and
+    Python's compiler put every literal of a template in a table of constants when it is compiled,
+    which takes quadratic time if they share a hash (`colliding_literal`).
     """
+
+    def __init__(self) -> None:
+        self._literals: list[tuple[object, int]] = []
 
     def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
         self.generic_visit(node)
+        if isinstance(node, nodes.Const | nodes.Tuple):
+            value = _literal(node)
+            if value is not _NOT_LITERAL and hash_chosen(value):
+                self._literals.append((value, node.lineno))
         return _with_guard(node)
+
+    def colliding_literal(self) -> int | None:
+        """The line of a literal that shares its hash with more than `MAX_SHARED_HASH` others, if any."""
+        shared = shared_hash([value for value, _ in self._literals])
+        if shared is None:
+            return None
+        return next(line for value, line in self._literals if hash(value) == shared)
+
+
+_NOT_LITERAL: Final = object()
+
+
+def _literal(node: nodes.Node) -> object:
+    """The value of a literal constant or tuple of them, or `_NOT_LITERAL`."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, nodes.Tuple):
+        items = [_literal(item) for item in node.items]
+        return _NOT_LITERAL if any(item is _NOT_LITERAL for item in items) else tuple(items)
+    return _NOT_LITERAL
 
 
 # -- guarded operators ------------------------------------------------------------------------------
@@ -209,11 +266,18 @@ def _add(left: Any, right: Any) -> Any:
     return _bounded_int(left + right, "a sum")
 
 
+# What `-` makes a set of: the keys or items of a dict, a set, and what they are subtracted from.
+_SET_OPERANDS: Final[tuple[type, ...]] = (set, frozenset, type({}.keys()), type({}.items()))
+
+
 def _subtract(left: Any, right: Any) -> Any:
     if not isinstance(left, int | float) or not isinstance(right, int | float):
         # The keys of two dicts: a set difference hashes every key.
         meter = METER.get()
         meter.charge(meter.compare_cost(left) + meter.compare_cost(right))
+        if isinstance(left, _SET_OPERANDS) or isinstance(right, _SET_OPERANDS):
+            operands = (materialized(meter, side) for side in (left, right) if isinstance(side, Iterable))
+            check_keys(meter, chain.from_iterable(operands), "a set difference")
     return _bounded_int(left - right, "a difference")
 
 

@@ -22,15 +22,20 @@ str ones) to `call_builtin`. It charges the scan of the receiver and the reading
   (`dict.fromkeys`, `str.maketrans`, ...): a render must not read the clock, nor match a regular
   expression built from a template's format. So are `astimezone` and `timestamp`, which read the
   machine's time zone;
-* `Markup`'s `striptags` and `unescape` work in Python per tag and per entity: charged for those.
+* `Markup`'s `striptags` and `unescape` work in Python per tag and per entity: charged for those;
+* `strip`, `lstrip` and `rstrip` with characters to strip look each stripped character up among
+  them (text length times their number): charged for that;
+* `dict.fromkeys` and the set methods that insert (`union`, `symmetric_difference`, `issubset`)
+  refuse keys crafted to share a hash (`budgets.check_keys`).
 
-The other methods are linear in what they read and return at most a few times as much (`strip`,
-`startswith`, `splitlines`, `isdigit`), which the scan charge covers.
+The other methods are linear in what they read and return at most a few times as much
+(`startswith`, `splitlines`, `isdigit`), which the scan charge covers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 from typing import Any, Final, TypeAlias
 
 from jinja2.exceptions import SecurityError
@@ -43,11 +48,13 @@ from reconciler.core.sandbox.budgets import (
     BudgetExceeded,
     Meter,
     case_cost,
+    check_keys,
     int_argument,
     joined_size,
     materialized,
     scan_cost,
     search_cost,
+    strip_cost,
 )
 from reconciler.core.sandbox.formats import STRFTIME_GROWTH
 
@@ -154,6 +161,29 @@ def _case_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, An
     return args
 
 
+def _strip_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
+    chars = args[0] if args else kwargs.get("chars")
+    if isinstance(receiver, TEXT) and isinstance(chars, TEXT):
+        meter.charge(strip_cost(len(receiver), len(chars)))
+    return args
+
+
+def _fromkeys_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
+    if not args:
+        return args
+    keys = materialized(meter, args[0])
+    check_keys(meter, keys, "dict.fromkeys")
+    return (keys, *args[1:])
+
+
+def _inserting_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
+    if not isinstance(receiver, set | frozenset):
+        return args
+    others = tuple(materialized(meter, other) for other in args)
+    check_keys(meter, chain(receiver, *others), "a set")
+    return others
+
+
 def _strftime_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
     fmt = args[0] if args else kwargs.get("format")
     if isinstance(fmt, str):
@@ -197,7 +227,7 @@ def _codec_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, A
 
 # Methods of a class that only build a value from their arguments; the others (`today`, `now`,
 # `strptime`, `fromtimestamp`) read the clock or the time zone, or build a regular expression.
-_CLASS_METHODS: Final = frozenset(
+CLASS_METHODS: Final = frozenset(
     {"fromkeys", "maketrans", "fromhex", "from_bytes", "fromordinal", "fromisoformat", "fromisocalendar"}
 )
 
@@ -230,6 +260,13 @@ _METHOD_GUARDS: Final[Mapping[str, _MethodGuard]] = {
     "capitalize": _case_guard,
     "swapcase": _case_guard,
     "casefold": _case_guard,
+    "strip": _strip_guard,
+    "lstrip": _strip_guard,
+    "rstrip": _strip_guard,
+    "fromkeys": _fromkeys_guard,
+    "union": _inserting_guard,
+    "symmetric_difference": _inserting_guard,
+    "issubset": _inserting_guard,
     "strftime": _strftime_guard,
     "striptags": _markup_guard,
     "unescape": _markup_guard,
@@ -244,7 +281,7 @@ def call_builtin(meter: Meter, context: Context, method: Any, args: Args, kwargs
     """Call a method of a builtin (`str.center`, `dict.items`, ...) with its cost charged."""
     receiver = method.__self__
     name = method.__name__
-    if isinstance(receiver, type) and name not in _CLASS_METHODS:
+    if isinstance(receiver, type) and name not in CLASS_METHODS:
         raise SecurityError(f"{receiver.__name__}.{name} is not available in templates")
     receiver_cost = scan_cost(receiver)
     if name in _ITEM_COMPARING and isinstance(receiver, list | tuple):
