@@ -59,6 +59,7 @@ from reconciler.core.sandbox.budgets import (
 from reconciler.core.sandbox.formats import STRFTIME_GROWTH
 
 Args: TypeAlias = tuple[Any, ...]
+_MethodGuard: TypeAlias = Callable[[Meter, object, Args, dict[str, Any]], Args]
 
 # The codecs a template may use, as Python normalizes their names (lower case, `-` and spaces to `_`).
 CODECS: Final = frozenset({"utf_8", "utf8", "ascii", "us_ascii", "latin_1", "latin1", "iso_8859_1", "iso8859_1"})
@@ -142,29 +143,24 @@ def _from_bytes_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[s
     return (data, *args[1:])
 
 
-def _search_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    needle = args[0] if args else kwargs.get("sep")
-    if isinstance(receiver, TEXT) and isinstance(needle, TEXT):
-        meter.charge(search_cost(len(receiver), len(needle)))
-    return args
+def _lengths_guard(cost: Callable[[int, int], int], keyword: str) -> _MethodGuard:
+    """A guard charging `cost(length of the text, length of its first argument)` (or of `keyword`)."""
+
+    def guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
+        other = args[0] if args else kwargs.get(keyword)
+        if isinstance(receiver, TEXT) and isinstance(other, TEXT):
+            meter.charge(cost(len(receiver), len(other)))
+        return args
+
+    return guard
 
 
-def _reverse_search_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    needle = args[0] if args else kwargs.get("sep")
-    if isinstance(receiver, TEXT) and isinstance(needle, TEXT):
-        meter.charge(search_cost(len(receiver), len(needle), reverse=True))
-    return args
+def _reverse_search_cost(text: int, needle: int) -> int:
+    return search_cost(text, needle, reverse=True)
 
 
 def _case_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
     meter.charge(case_cost(receiver))
-    return args
-
-
-def _strip_guard(meter: Meter, receiver: object, args: Args, kwargs: dict[str, Any]) -> Args:
-    chars = args[0] if args else kwargs.get("chars")
-    if isinstance(receiver, TEXT) and isinstance(chars, TEXT):
-        meter.charge(strip_cost(len(receiver), len(chars)))
     return args
 
 
@@ -231,7 +227,6 @@ CLASS_METHODS: Final = frozenset(
     {"fromkeys", "maketrans", "fromhex", "from_bytes", "fromordinal", "fromisoformat", "fromisocalendar"}
 )
 
-_MethodGuard: TypeAlias = Callable[[Meter, object, Args, dict[str, Any]], Args]
 _METHOD_GUARDS: Final[Mapping[str, _MethodGuard]] = {
     "center": _pad_guard,
     "ljust": _pad_guard,
@@ -243,15 +238,8 @@ _METHOD_GUARDS: Final[Mapping[str, _MethodGuard]] = {
     "translate": _translate_guard,
     "to_bytes": _to_bytes_guard,
     "from_bytes": _from_bytes_guard,
-    "find": _search_guard,
-    "index": _search_guard,
-    "count": _search_guard,
-    "split": _search_guard,
-    "partition": _search_guard,
-    "rfind": _reverse_search_guard,
-    "rindex": _reverse_search_guard,
-    "rpartition": _reverse_search_guard,
-    "rsplit": _reverse_search_guard,
+    **dict.fromkeys(("find", "index", "count", "split", "partition"), _lengths_guard(search_cost, "sep")),
+    **dict.fromkeys(("rfind", "rindex", "rpartition", "rsplit"), _lengths_guard(_reverse_search_cost, "sep")),
     "encode": _codec_guard,
     "decode": _codec_guard,
     "upper": _case_guard,
@@ -260,9 +248,7 @@ _METHOD_GUARDS: Final[Mapping[str, _MethodGuard]] = {
     "capitalize": _case_guard,
     "swapcase": _case_guard,
     "casefold": _case_guard,
-    "strip": _strip_guard,
-    "lstrip": _strip_guard,
-    "rstrip": _strip_guard,
+    **dict.fromkeys(("strip", "lstrip", "rstrip"), _lengths_guard(strip_cost, "chars")),
     "fromkeys": _fromkeys_guard,
     "union": _inserting_guard,
     "symmetric_difference": _inserting_guard,
