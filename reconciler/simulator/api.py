@@ -1,4 +1,4 @@
-"""The icom OS REST API v2 subset of docs/router-api.md sections 1–8, one handler per call.
+"""The icom OS REST API v2 subset of docs/router-api.md sections 1–9, one handler per call.
 
 Where it sits: `server.py` has already found the router, dropped the connection if the router is
 unreachable, waited out the latency, answered 503 when busy and checked the bearer token; it then
@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import BodyPartReader, web
 
+from reconciler.simulator import status
 from reconciler.simulator.configuration import render
 from reconciler.simulator.packets import Entry, PacketError, read_packet
 from reconciler.simulator.routers import Router, Simulator
@@ -72,6 +73,25 @@ async def device_info(simulator: Simulator, router: Router, request: web.Request
         "hostname": router.hostname(),
         "uptime": router.uptime(simulator.clock()),
     }]}})
+
+
+def _status_list(entries: list[dict[str, Any]]) -> web.Response:
+    return answer(200, {"status": {"list": entries}})
+
+
+async def wan_status(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """GET status/wan: the WAN link (one entry)."""
+    return _status_list([status.wan(simulator, router)])
+
+
+async def vpn_status(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """GET status/vpn: one entry per configured tunnel (none without a VPN)."""
+    return _status_list(status.tunnels(simulator, router))
+
+
+async def cellular_status(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """GET status/cellular: the modem and its signal (none on a model without a modem)."""
+    return _status_list(status.cellular(simulator, router))
 
 
 async def firmware(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
@@ -177,7 +197,7 @@ async def operation(simulator: Simulator, router: Router, request: web.Request) 
         simulator.reboot(router)
         return answer(201, {})
     if action == "activate_profile":
-        error = activate(router, text_field(params, "profile"))
+        error = activate(simulator, router, text_field(params, "profile"))
         return answer(400, {"error": error}) if error else answer(201, {})
     raise BadRequest(f"unknown action {action!r} (expected activate_profile or reboot)")
 
@@ -198,6 +218,9 @@ LOGIN = ("POST", "auth/login")
 ROUTES: dict[tuple[str, str], Handler] = {
     LOGIN: login,
     ("GET", "status/device_info"): device_info,
+    ("GET", "status/wan"): wan_status,
+    ("GET", "status/vpn"): vpn_status,
+    ("GET", "status/cellular"): cellular_status,
     ("GET", "firmware"): firmware,
     ("PUT", "firmware"): install_firmware,
     ("POST", "upload/analyze"): analyze,

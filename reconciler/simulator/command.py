@@ -17,6 +17,7 @@ from pathlib import Path
 from reconciler.simulator.fleet import Device, FleetError, generated_devices, read_devices
 from reconciler.simulator.profiles import PROFILES, Behaviour, Rejection, behaviour
 from reconciler.simulator.routers import Factory
+from reconciler.simulator.rules import Break
 from reconciler.simulator.server import start
 
 NO_REJECTIONS = "none"
@@ -40,6 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reject", action="append", metavar="MODEL=KEYGLOB",
         help=f"a model refuses keys matching the glob (repeatable; replaces the profile's; '{NO_REJECTIONS}': none)",
     )
+    breaking = parser.add_argument_group("breaking routers (no profile does; see docs/router-api.md)")
+    breaking.add_argument(
+        "--break", dest="breaks", action="append", default=[], metavar="MODEL=KEY=VALUE",
+        help="a router of MODEL ('*': any) whose running configuration sets KEY to VALUE (globs: '*' is any text) "
+             "has its WAN and VPN down until its configuration no longer does (repeatable)",
+    )
+    breaking.add_argument("--break-vpn", dest="vpn_breaks", action="append", default=[], metavar="MODEL=KEY=VALUE",
+                          help="the same, but only the VPN goes down (repeatable)")
+    breaking.add_argument("--break-cuts-management", action="store_true",
+                          help="a router these rules break stops answering its API too (default: it still answers, "
+                               "so it can be reverted)")
+    breaking.add_argument("--revert-seconds", type=float, metavar="S",
+                          help="a router whose WAN a configuration change took down goes back to the configuration "
+                               "before it after S seconds if the WAN is still down (default: never)")
     factory = parser.add_argument_group("factory state")
     factory.add_argument("--factory-firmware", default="10.4", help="firmware of a fresh router (default: 10.4)")
     factory.add_argument("--factory-password", default="admin", help="admin password of a fresh router")
@@ -82,7 +97,15 @@ def _behaviour(args: argparse.Namespace) -> Behaviour:
         busy_share=args.busy_share,
         reboot_seconds=args.reboot_seconds,
         rejections=rejections,
+        breaks=_breaks(args),
+        revert_seconds=args.revert_seconds,
     )
+
+
+def _breaks(args: argparse.Namespace) -> tuple[Break, ...]:
+    cut = args.break_cuts_management
+    return (*(Break.parse(text, cuts_management=cut) for text in args.breaks),
+            *(Break.parse(text, vpn_only=True, cuts_management=cut) for text in args.vpn_breaks))
 
 
 async def _serve(args: argparse.Namespace, devices: list[Device], chosen: Behaviour) -> None:

@@ -3,7 +3,8 @@
 Where it sits: `server.py` sends `/d/<serial>/_sim/...` here without any of the API's gates (no
 token, no latency, no 503, answered even when the router is unreachable), and `/_sim/routers` and
 `/_sim/health` for the whole process. Tests and demos use these to make drift, take a router
-offline, make it busy or put it back to factory state.
+offline, make it busy, break it (`rules.py`), set its signal or put it back to factory state;
+`/_sim/break` and `/_sim/mend` set break rules for every router.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from reconciler.simulator import autoupdating
+from reconciler.simulator import autoupdating, status
 from reconciler.simulator.api import Handler, answer, json_body
 from reconciler.simulator.configuration import canonical_key, natural_key
-from reconciler.simulator.routers import Router, Simulator
+from reconciler.simulator.routers import MAX_BREAKS, Router, Simulator
+from reconciler.simulator.rules import Break
 
 STORED_KINDS = {"certificates": "Certificate", "scripts": "Lua Script", "containers": "Container"}
 
@@ -31,7 +33,10 @@ async def state(simulator: Simulator, router: Router, request: web.Request) -> w
         "model": router.model,
         "firmware": router.firmware,
         "online": router.online(now),
-        "reachable": router.reachable(now),
+        "reachable": simulator.reachable(router),
+        "status": status.summary(simulator, router),
+        "breaks": [rule.text() for rule in simulator.rules(router)],
+        "revert_in": max(0.0, router.revert_at - now) if router.checkpoint is not None else None,
         "configuration": dict(sorted(router.values_now(now).items(), key=lambda item: natural_key(item[0]))),
         "profiles": sorted(router.profiles or {}),
         **{name: router.stored_files(kind) for name, kind in STORED_KINDS.items()},
@@ -105,6 +110,70 @@ async def reset(simulator: Simulator, router: Router, request: web.Request) -> w
     return answer(200, {})
 
 
+async def break_router(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """POST break {"key", "value", "vpn_only"?, "cuts_management"?}: a break rule for this router alone."""
+    rule = _rule(await _optional_body(request), router.model)
+    if isinstance(rule, str):
+        return answer(400, {"error": rule})
+    if len(router.breaks or ()) >= MAX_BREAKS:
+        return answer(400, {"error": f"a router takes at most {MAX_BREAKS} break rules of its own"})
+    router.breaks = [*(router.breaks or ()), rule]
+    return answer(200, {"breaks": [rule.text() for rule in simulator.rules(router)]})
+
+
+async def mend(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """POST mend: drop this router's own break rules (the process's stay)."""
+    router.breaks = None
+    return answer(200, {"breaks": [rule.text() for rule in simulator.rules(router)]})
+
+
+async def signal(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
+    """POST signal {"rssi_dbm": n}: the modem's signal from now on; `{}`: back to the one drawn for it."""
+    rssi = (await _optional_body(request)).get("rssi_dbm")
+    if rssi is not None and not (isinstance(rssi, int) and not isinstance(rssi, bool) and -150 <= rssi <= 0):
+        return answer(400, {"error": "'rssi_dbm' must be a whole number from -150 to 0"})
+    router.signal = rssi
+    return answer(200, {})
+
+
+async def process_wide(simulator: Simulator, request: web.Request) -> web.Response:
+    """`/_sim/break`: GET the process's break rules, POST one more {"model", "key", "value", ...};
+    POST `/_sim/mend`: drop them all (those given at start too)."""
+    what, method = request.match_info["what"], request.method
+    if what == "break" and method == "POST":
+        rule = _rule(await _optional_body(request), None)
+        if isinstance(rule, str):
+            return answer(400, {"error": rule})
+        if len(simulator.breaks) >= 8 * MAX_BREAKS:
+            return answer(400, {"error": f"the process takes at most {8 * MAX_BREAKS} break rules"})
+        simulator.breaks.append(rule)
+    elif what == "mend" and method == "POST":
+        simulator.breaks.clear()
+    elif not (what == "break" and method == "GET"):
+        return answer(405, {"error": f"no {method} /_sim/{what}"})
+    return answer(200, {"breaks": [rule.text() for rule in simulator.breaks]})
+
+
+def _rule(body: dict[str, Any], model: str | None) -> Break | str:
+    """The break rule a JSON body describes (for `model`, or the body's), or what is wrong with it."""
+    texts: dict[str, str] = {}
+    for name in ("model", "key", "value"):
+        text = body.get(name, model if name == "model" else None)
+        if not isinstance(text, str):
+            return f"'{name}' must be a string"
+        texts[name] = text
+    flags = {name: body.get(name, False) for name in ("vpn_only", "cuts_management")}
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            return f"'{name}' must be true or false"
+    if model is not None and texts["model"] != model:
+        return f"a router's own rule is for its model ({model}); use /_sim/break for other models"
+    try:
+        return Break(texts["model"], texts["key"], texts["value"], **flags)
+    except ValueError as error:
+        return str(error)
+
+
 async def autoupdate(simulator: Simulator, router: Router, request: web.Request) -> web.Response:
     """POST autoupdate {"list": URL, "username"?, "password"?}: run the router's auto-update client now."""
     body = await _optional_body(request)
@@ -146,4 +215,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "busy"): busy,
     ("POST", "reset"): reset,
     ("POST", "autoupdate"): autoupdate,
+    ("POST", "break"): break_router,
+    ("POST", "mend"): mend,
+    ("POST", "signal"): signal,
 }

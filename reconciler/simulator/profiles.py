@@ -9,6 +9,9 @@ what any router does: the same seed gives the same offline set and the same 503 
     perfect    no latency, nothing offline, no 503, reboots take `--reboot-seconds` (default 2 s)
     realistic  latency lognormal around 30 ms (at most 2 s), 2 % of routers offline at start,
                2 % of API calls busy, reboots 20–60 s, MRO-L200 rejects interfaces.wwan1.lte_network_mode
+
+Neither profile breaks a router (`rules.Break`, `--break`) or reverts a change by itself
+(`revert_seconds`, `--revert-seconds`): both are knobs only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
+
+from reconciler.simulator.rules import Break, glob_regex
 
 PROFILES = ("perfect", "realistic")
 _MASK = (1 << 64) - 1
@@ -40,8 +45,8 @@ class Rejection:
         return cls(model.strip(), glob.strip())
 
     def pattern(self) -> str:
-        """Regular expression text of the glob (brackets are literal: keys carry `[n]`)."""
-        return ".*".join(re.escape(part) for part in self.glob.split("*"))
+        """Regular expression text of the glob (`*` any text; brackets are literal: keys carry `[n]`)."""
+        return glob_regex(self.glob)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Behaviour:
     busy_share: float = 0.0
     reboot_seconds: tuple[float, float] = (2.0, 2.0)
     rejections: tuple[Rejection, ...] = ()
+    breaks: tuple[Break, ...] = ()
+    # A change through the API that takes a router's WAN down is undone after this long if the WAN is
+    # still down (a confirm timer nobody confirmed, as NAPALM's `revert_in`); None: never.
+    revert_seconds: float | None = None
     _matchers: dict[str, re.Pattern[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +92,8 @@ def behaviour(
     busy_share: float | None = None,
     reboot_seconds: float | None = None,
     rejections: tuple[Rejection, ...] | None = None,
+    breaks: tuple[Break, ...] | None = None,
+    revert_seconds: float | None = None,
 ) -> Behaviour:
     """The named profile with the given knobs overriding it; raises ValueError for a bad value."""
     if profile not in PROFILES:
@@ -99,6 +110,8 @@ def behaviour(
         busy_share=base.busy_share if busy_share is None else _share("--busy-share", busy_share),
         reboot_seconds=reboot,
         rejections=base.rejections if rejections is None else rejections,
+        breaks=base.breaks if breaks is None else breaks,
+        revert_seconds=None if revert_seconds is None else _at_least_zero("--revert-seconds", revert_seconds),
     )
 
 

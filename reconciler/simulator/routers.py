@@ -6,7 +6,12 @@ and the inspection endpoints (`inspection.py`) read and change its state here.
 
 Built for 20,000 routers in one process: state lives in `__slots__` objects, empty collections
 are `None`, and nothing runs on its own. A reboot or an offline period is an "unreachable until
-<monotonic time>" compared with the clock on each request; tokens and uploads expire the same way.
+<monotonic time>" compared with the clock on each request; tokens and uploads expire the same way,
+and so does the confirm timer of `revert_seconds` (`settle`, called before every request is served).
+
+Break rules (`rules.py`) are the process's (`Simulator.breaks`, from the behaviour and added at run
+time) plus a router's own (`Router.breaks`); whether they hold is worked out from the running
+configuration whenever it matters, never stored.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from reconciler.simulator.configuration import Configuration
@@ -22,12 +27,14 @@ from reconciler.simulator.credentials import stored_value, verify
 from reconciler.simulator.fleet import Device
 from reconciler.simulator.packets import Entry
 from reconciler.simulator.profiles import Behaviour, Stream
+from reconciler.simulator.rules import INTACT, Break, Breakage, breakage
 
 TOKEN_SECONDS = 600.0
 UPLOAD_SECONDS = 600.0
 # A login storm or a client that never performs must not grow a router's memory without bound.
 MAX_TOKENS = 32
 MAX_UPLOADS = 4
+MAX_BREAKS = 32  # run-time break rules per router, and (times 8) for the whole process
 FACTORY_HTTPS_PORT = "443"
 HOSTNAME_KEY = "administration.hostnames.hostname"
 UPTIME_KEY = "status.system.uptime"
@@ -57,9 +64,9 @@ class Router:
     """One virtual router: identity, firmware, configurations, sessions and availability."""
 
     __slots__ = (
-        "autoupdate_tag", "booted_at", "busy_count", "config", "down_until", "files", "firmware", "history", "model",
-        "name",
-        "offline_until", "pending_firmware", "profiles", "requests", "serial", "stream", "tokens", "uploads",
+        "autoupdate_tag", "booted_at", "breaks", "busy_count", "checkpoint", "config", "down_until", "files",
+        "firmware", "history", "model", "name", "offline_until", "pending_firmware", "profiles", "requests",
+        "revert_at", "serial", "signal", "stream", "tokens", "uploads",
     )
 
     def __init__(self, device: Device, factory: Factory, now: float) -> None:
@@ -85,6 +92,10 @@ class Router:
         self.down_until = 0.0
         self.offline_until = 0.0
         self.busy_count = 0
+        self.breaks: list[Break] | None = None  # its own break rules (`_sim/break`)
+        self.signal: int | None = None  # the RSSI set by `_sim/signal`; None: the one drawn for it
+        self.checkpoint: Configuration | None = None  # what a running confirm timer goes back to
+        self.revert_at = 0.0
 
     def online(self, now: float) -> bool:
         """Powered and up: neither taken offline nor rebooting."""
@@ -196,6 +207,7 @@ class Simulator:
         self.seed = seed
         self.factory = factory or Factory()
         self.clock = clock
+        self.breaks: list[Break] = list(behaviour.breaks)  # the process's break rules, for every router
         self.routers: dict[str, Router] = {}
         for device in devices:
             if not self.add(device):
@@ -220,6 +232,45 @@ class Simulator:
         if router.stream is None:
             router.stream = Stream(self.seed, router.serial, "calls")
         return router.stream
+
+    def rules(self, router: Router) -> Iterator[Break]:
+        """The break rules a router is subject to: the process's for its model, then its own."""
+        for rule in self.breaks:
+            if rule.applies_to(router.model):
+                yield rule
+        yield from router.breaks or ()
+
+    def breakage(self, router: Router, values: dict[str, str] | None = None) -> Breakage:
+        """What the break rules take down on a router running `values` (default: what it runs)."""
+        if not self.breaks and not router.breaks:
+            return INTACT
+        return breakage(self.rules(router), router.config.values if values is None else values)
+
+    def reachable(self, router: Router) -> bool:
+        """Whether the router's API answers: up, management not switched off, not cut off by a break rule."""
+        if not router.reachable(self.clock()):
+            return False
+        return not (self.breaks or router.breaks) or not self.breakage(router).management_cut
+
+    def replaced(self, router: Router, before: Configuration) -> None:
+        """An API change replaced the running configuration `before`: start, or stop, the confirm timer."""
+        seconds = self.behaviour.revert_seconds
+        if seconds is None:
+            return
+        if not self.breakage(router).wan_down:
+            router.checkpoint = None  # the WAN is up: the change is as good as confirmed
+        elif router.checkpoint is None and not self.breakage(router, before.values).wan_down:
+            router.checkpoint = before
+            router.revert_at = self.clock() + seconds
+
+    def settle(self, router: Router) -> None:
+        """Run out the confirm timer: back to the checkpoint if it expired and the WAN is still down."""
+        if router.checkpoint is None or self.clock() < router.revert_at:
+            return
+        checkpoint, router.checkpoint = router.checkpoint, None
+        if self.breakage(router).wan_down:
+            router.config = checkpoint
+            router.history.append(f"reverted: WAN down {self.behaviour.revert_seconds:g} s after the change")
 
     def reboot(self, router: Router) -> None:
         """Reboot a router for the time its profile draws."""

@@ -4,9 +4,10 @@ Where it sits: `command.run` (and tests, in-process) call `start`, which returns
 `SimulatorHandle` with the base URL; every request to `/d/<serial>/...` comes through `_dispatch`,
 which finds the router in the `Simulator` (`routers.py`) and either serves an inspection endpoint
 (`inspection.py`) or passes an API call through the gates of docs/router-api.md to its handler
-(`api.py`):
+(`api.py`). Before either, a running confirm timer is settled (`Simulator.settle`).
 
-    unreachable (offline, rebooting, management cut)  → the connection is dropped, no HTTP answer
+    unreachable (offline, rebooting, management cut,  → the connection is dropped, no HTTP answer
+    or a break rule cutting it off)
     latency drawn from the router's stream            → waited out
     busy (`_sim/busy` count, or the profile's share)  → 503 {"error": "busy"}
     no live bearer token (any call but login)         → 401 {"error": "unauthorized"}
@@ -101,9 +102,13 @@ def make_app(simulator: Simulator) -> web.Application:
     async def health(request: web.Request) -> web.StreamResponse:
         return inspection.health(simulator)
 
+    async def process_wide(request: web.Request) -> web.StreamResponse:
+        return await inspection.process_wide(simulator, request)
+
     app.router.add_route("*", "/d/{serial}/{path:.*}", dispatch)
     app.router.add_get("/_sim/routers", routers)
     app.router.add_get("/_sim/health", health)
+    app.router.add_route("*", "/_sim/{what:break|mend}", process_wide)
     return app
 
 
@@ -111,6 +116,7 @@ async def _dispatch(simulator: Simulator, request: web.Request) -> web.StreamRes
     router = simulator.routers.get(request.match_info["serial"])
     if router is None:
         return api.answer(404, {"error": f"no router with serial {request.match_info['serial']}"})
+    simulator.settle(router)
     path = request.match_info["path"]
     if path.startswith(SIM_PREFIX):
         handler = inspection.ROUTES.get((request.method, path.removeprefix(SIM_PREFIX)))
@@ -121,7 +127,7 @@ async def _dispatch(simulator: Simulator, request: web.Request) -> web.StreamRes
 
 
 async def _api_call(simulator: Simulator, router: Router, request: web.Request, path: str) -> web.StreamResponse:
-    if not router.reachable(simulator.clock()):
+    if not simulator.reachable(router):
         _drop(request)
     router.requests += 1
     if await _waited_and_busy(simulator, router):

@@ -4,7 +4,8 @@ Where it sits: the API's `upload/perform` (`api.py`) hands each requested entry 
 packet (`packets.Entry`) to `perform_entry`, `operation` hands a profile name to `activate`. Each
 entry is atomic: an ASCII Configuration is applied to a copy that replaces the running
 configuration (or becomes a stored profile) only when every statement was accepted; a failure is
-the entry's `error` text and leaves the router unchanged. Later entries still run.
+the entry's `error` text and leaves the router unchanged. Later entries still run. Whenever the
+running configuration is replaced, the `Simulator` hears of it (`replaced`: the confirm timer).
 """
 
 from __future__ import annotations
@@ -32,13 +33,18 @@ def perform_entry(simulator: Simulator, router: Router, entry: Entry, action: st
     return None
 
 
-def activate(router: Router, profile: str) -> str | None:
+def activate(simulator: Simulator, router: Router, profile: str) -> str | None:
     """Make a stored profile the running configuration (replacing it); the error text, or None."""
     stored = (router.profiles or {}).get(profile)
     if stored is None:
         return f"no stored profile named {profile!r}"
-    router.config = stored.copy()
+    _run(simulator, router, stored.copy())
     return None
+
+
+def _run(simulator: Simulator, router: Router, configuration: Configuration) -> None:
+    before, router.config = router.config, configuration
+    simulator.replaced(router, before)
 
 
 def _configure(simulator: Simulator, router: Router, entry: Entry, action: str, profile: str) -> str | None:
@@ -54,7 +60,7 @@ def _configure(simulator: Simulator, router: Router, entry: Entry, action: str, 
     except ConfigurationError as error:
         return str(error)
     if action == "apply":
-        router.config = changed
+        _run(simulator, router, changed)
     else:
         router.profiles = {**(router.profiles or {}), profile: changed}
     return None
