@@ -1,7 +1,8 @@
-"""Drivers: the one way in for routers. `Driver` fetches a router's state and applies one step.
+"""Drivers: the one way in for routers. `Driver` fetches a router's state, applies one step and reads its health.
 
 Where it sits: `observing` fetches every device through a driver and hands the readings to the
-core (`observed`); `applying` hands it the steps a plan calls for, one device at a time. The
+core (`observed`); `applying` hands it the steps a plan calls for, one device at a time; a rollout
+judging a wave asks each router for its `RouterHealth` (WAN, VPN, cellular signal). The
 `icom` driver speaks the icom OS REST API v2 (docs/router-api.md) over aiohttp; it reaches the
 simulator the same way (`--simulator URL`). Errors are typed (`errors.TemporaryError`,
 `errors.PermanentError`) and never carry a credential.
@@ -9,7 +10,10 @@ simulator the same way (`--simulator URL`). Errors are typed (`errors.TemporaryE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Protocol
 
 
@@ -56,6 +60,41 @@ class PacketStep:
 Step = FirmwareStep | PacketStep
 
 
+class StatusKey(StrEnum):
+    """The status values a router may report (docs/router-api.md, "Status"); each is absent when it reports none."""
+
+    SYSTEM_UPTIME = "system.uptime"  # int: seconds since it last came up
+    WAN_STATE = "wan.state"  # LinkState
+    WAN_INTERFACE = "wan.interface"  # str: the interface carrying the WAN (net2, dsl1, wwan1, ...)
+    VPN_STATE = "vpn.state"  # LinkState: up when every tunnel is up; absent without a VPN
+    VPN_TUNNELS = "vpn.tunnels"  # int: tunnels configured
+    VPN_TUNNELS_UP = "vpn.tunnels_up"  # int: tunnels up
+    CELLULAR_STATE = "cellular.state"  # str: registered, off, ...; absent without a modem
+    CELLULAR_SIGNAL_DBM = "cellular.signal_dbm"  # int: RSSI in dBm (absent when the modem is off)
+    CELLULAR_QUALITY = "cellular.quality"  # str: excellent, good, fair, poor, none
+
+
+class LinkState(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+StatusValue = LinkState | str | int
+
+
+@dataclass(frozen=True, slots=True)
+class RouterHealth:
+    """What a router says about its own health. That it answered at all means management reaches it."""
+
+    serial: str
+    model: str
+    firmware: str
+    status: Mapping[StatusKey, StatusValue] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:  # a read-only copy: a reading is a fact, not a buffer
+        object.__setattr__(self, "status", MappingProxyType(dict(self.status)))
+
+
 class Driver(Protocol):
     async def fetch(self, target: Target) -> Reading:
         """The router's identity, firmware and running configuration; raises DriverError."""
@@ -63,6 +102,10 @@ class Driver(Protocol):
 
     async def apply(self, target: Target, step: Step) -> str:
         """Carry out one step (waiting out a firmware reboot); a short account of what was done."""
+        ...
+
+    async def health(self, target: Target) -> RouterHealth:
+        """The router's identity, firmware and status values; raises DriverError (unreachable: TemporaryError)."""
         ...
 
     async def close(self) -> None:

@@ -4,8 +4,10 @@ Where it sits: beside `icom`, behind the same `Driver` protocol, in the spirit o
 `MockTransport`: applying, the reconcile use case and the daemon's cycle run against it in-process
 (with a `clock.VirtualClock`), while the end-to-end tests keep talking HTTP to the simulator. A
 `FakeRouter` keeps what a router would: model, firmware, running configuration (as parsed keys),
-installed packet files; a test makes one busy, unreachable or refuse keys, and reads back what was
-done to it (`calls`). Configuration packets are unpacked and merged (or replaced) as icom OS would.
+installed packet files, status values; a test makes one busy, unreachable, refuse keys or break
+(`FakeBreak`: while its configuration has a key set to a value, its WAN and VPN report down, as the
+simulator's `--break` makes them), and reads back what was done to it (`calls`). Configuration
+packets are unpacked and merged (or replaced) as icom OS would.
 """
 
 from __future__ import annotations
@@ -18,9 +20,42 @@ from dataclasses import dataclass, field
 
 from reconciler.core.configs import parse_config
 from reconciler.errors import PermanentError, TemporaryError
-from reconciler.shell.drivers import FirmwareStep, Reading, Step, Target
+from reconciler.shell.drivers import (
+    FirmwareStep,
+    LinkState,
+    Reading,
+    RouterHealth,
+    StatusKey,
+    StatusValue,
+    Step,
+    Target,
+)
 
 CONFIGURATION = "ASCII Configuration"
+
+
+def _healthy() -> dict[StatusKey, StatusValue]:
+    return {StatusKey.WAN_STATE: LinkState.UP, StatusKey.WAN_INTERFACE: "net2"}
+
+
+@dataclass(frozen=True)
+class FakeBreak:
+    """A router whose configuration sets a key matching `key` to a value matching `value` (globs: `*` is any
+    text, all else literal, brackets included) has its WAN and VPN down (only the VPN with `vpn_only`);
+    with `cuts_management` it is unreachable too."""
+
+    key: str
+    value: str
+    vpn_only: bool = False
+    cuts_management: bool = False
+
+    def holds(self, config: dict[str, str]) -> bool:
+        return any(_glob(key, self.key) and _glob(value, self.value) for key, value in config.items())
+
+
+def _glob(text: str, pattern: str) -> bool:
+    # fnmatch with its `[` and `?` made literal: `*` is the one wildcard, as in the simulator's rules.
+    return fnmatch.fnmatchcase(text, pattern.replace("[", "[[]").replace("?", "[?]"))
 
 
 @dataclass
@@ -34,10 +69,27 @@ class FakeRouter:
     offline: bool = False
     refuse: tuple[str, ...] = ()  # key patterns a configuration may not set (a rejected key)
     calls: list[str] = field(default_factory=list)  # what was asked of it: "fetch", "firmware 10.6", "packet x"
+    status: dict[StatusKey, StatusValue] = field(default_factory=_healthy)  # as reported while nothing is broken
+    breaks: tuple[FakeBreak, ...] = ()
 
     def reading(self) -> Reading:
         text = "".join(f"{key}={value}\n" for key, value in sorted(self.config.items()))
         return Reading(self.serial, self.model, self.firmware, text)
+
+    def holding(self) -> list[FakeBreak]:
+        """The break rules its running configuration meets now."""
+        return [rule for rule in self.breaks if rule.holds(self.config)]
+
+    def health(self) -> RouterHealth:
+        """`status`, with what the break rules that hold take down."""
+        status = dict(self.status)
+        holding = self.holding()
+        if any(not rule.vpn_only for rule in holding):
+            status[StatusKey.WAN_STATE] = LinkState.DOWN
+        if holding and StatusKey.VPN_STATE in status:
+            status[StatusKey.VPN_STATE] = LinkState.DOWN
+            status[StatusKey.VPN_TUNNELS_UP] = 0
+        return RouterHealth(self.serial, self.model, self.firmware, status)
 
 
 class FakeDriver:
@@ -67,12 +119,15 @@ class FakeDriver:
             router.files.append(filename)
         return f"packet {step.name}: {len(entries)} entries {step.action}"
 
+    async def health(self, target: Target) -> RouterHealth:
+        return self._reach(target, "health").health()
+
     async def close(self) -> None:
         return None
 
     def _reach(self, target: Target, what: str) -> FakeRouter:
         router = self.routers.get(target.serial)
-        if router is None or router.offline:
+        if router is None or router.offline or any(rule.cuts_management for rule in router.holding()):
             raise TemporaryError("cannot connect: no route to the router", target.name)
         router.calls.append(what)
         if router.busy > 0:

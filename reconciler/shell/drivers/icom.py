@@ -6,7 +6,8 @@ router and renewed on 401; TLS is verified against the fleet's CA (or the system
 is sent over plain HTTP unless the target allows it (the simulator on loopback, a lab fleet); busy
 answers (503), timeouts and broken connections are retried with jittered exponential backoff, a bounded
 number of times, and then become `TemporaryError`s; answers that retrying cannot fix become
-`PermanentError`s. aiohttp's own exceptions are translated here, where they enter.
+`PermanentError`s. aiohttp's own exceptions are translated here, where they enter. `health` reads
+the status calls the same way; a router without one of them (404) simply reports none of its values.
 """
 
 from __future__ import annotations
@@ -22,11 +23,23 @@ import aiohttp
 
 from reconciler.errors import DriverError, PermanentError, TemporaryError
 from reconciler.shell.clock import SYSTEM, Clock
-from reconciler.shell.drivers import FirmwareStep, PacketStep, Reading, Step, Target
+from reconciler.shell.drivers import (
+    FirmwareStep,
+    LinkState,
+    PacketStep,
+    Reading,
+    RouterHealth,
+    StatusKey,
+    StatusValue,
+    Step,
+    Target,
+)
 from reconciler.shell.retrying import Backoff, with_retries
 
 API = "/api/v2_0"
 _TRANSIENT = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+# What a router reports goes into rollout decisions and logs: names longer than this are not its own.
+MAX_STATUS_TEXT = 64
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,21 @@ class IcomDriver:
         if isinstance(step, FirmwareStep):
             return await self._update_firmware(target, step.version)
         return await self._install(target, step)
+
+    async def health(self, target: Target) -> RouterHealth:
+        info = await self._json(target, "GET", "/status/device_info")
+        serial, model = _identity(target, info)
+        entry = info["status"]["list"][0]  # _identity has checked the shape
+        status: dict[StatusKey, StatusValue] = {}
+        if _is_int(entry.get("uptime")):
+            status[StatusKey.SYSTEM_UPTIME] = entry["uptime"]
+        for path, read in (("/status/wan", _wan), ("/status/vpn", _vpn), ("/status/cellular", _cellular)):
+            entries = _status_list(target, path, await self._json(target, "GET", path, absent_ok=True))
+            try:
+                status.update(read(entries))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PermanentError(f"GET {path}: not the documented answer ({_reason(exc)})", target.name) from None
+        return RouterHealth(serial, model, _text(target, "firmware_version", entry.get("firmware_version")), status)
 
     # --- steps ---------------------------------------------------------------------------------------------
 
@@ -130,8 +158,9 @@ class IcomDriver:
     # --- requests -----------------------------------------------------------------------------------------
 
     async def _json(self, target: Target, method: str, path: str, body: Any = None, *,
-                    form: Any = None, retries: int | None = None) -> dict[str, Any]:
-        text = await self._request(target, method, path, body, form, retries)
+                    form: Any = None, retries: int | None = None, absent_ok: bool = False) -> dict[str, Any]:
+        """The JSON object answered; with `absent_ok`, {} if the router has no such call (404)."""
+        text = await self._request(target, method, path, body, form, retries, absent_ok)
         try:
             value = json.loads(text) if text else {}
         except ValueError:
@@ -144,17 +173,20 @@ class IcomDriver:
         return await self._request(target, method, path, None, None, None)
 
     async def _request(self, target: Target, method: str, path: str, body: Any, form: Any,
-                       retries: int | None) -> str:
+                       retries: int | None, absent_ok: bool = False) -> str:
         attempts = 1 + (self.settings.retries if retries is None else retries)
-        return await with_retries(lambda: self._authorized(target, method, path, body, form), attempts,
+        return await with_retries(lambda: self._authorized(target, method, path, body, form, absent_ok), attempts,
                                   self._backoff, self.clock)
 
-    async def _authorized(self, target: Target, method: str, path: str, body: Any, form: Any) -> str:
+    async def _authorized(self, target: Target, method: str, path: str, body: Any, form: Any,
+                          absent_ok: bool) -> str:
         token = self._tokens.get(target.serial) or await self._login(target)
         status, text = await self._send(target, method, path, body, form, token)
         if status == 401:  # the token died (reboot, expiry): log in once more
             self._tokens.pop(target.serial, None)
             status, text = await self._send(target, method, path, body, form, await self._login(target))
+        if absent_ok and status == 404:
+            return ""
         return _checked(target, method, path, status, text)
 
     async def _login(self, target: Target) -> str:
@@ -262,6 +294,63 @@ def _firmware_version(target: Target, answer: dict[str, Any]) -> str:
         if isinstance(entry, dict) and entry.get("type") == "icom_os":
             return str(entry.get("name"))
     raise PermanentError("firmware: no icom_os entry in the answer", target.name)
+
+
+def _status_list(target: Target, path: str, answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a `{"status": {"list": [...]}}` answer ([] for a call the router does not have)."""
+    if not answer:
+        return []
+    entries = answer.get("status", {}).get("list") if isinstance(answer.get("status"), dict) else None
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise PermanentError(f"GET {path}: not the documented answer (no status list of objects)", target.name)
+    return entries
+
+
+def _wan(entries: list[dict[str, Any]]) -> dict[StatusKey, StatusValue]:
+    if not entries:
+        return {}
+    first = entries[0]
+    return {StatusKey.WAN_STATE: LinkState(first["state"]), StatusKey.WAN_INTERFACE: _name(first["interface"])}
+
+
+def _vpn(entries: list[dict[str, Any]]) -> dict[StatusKey, StatusValue]:
+    if not entries:
+        return {}
+    up = sum(LinkState(entry["state"]) is LinkState.UP for entry in entries)
+    return {StatusKey.VPN_STATE: LinkState.UP if up == len(entries) else LinkState.DOWN,
+            StatusKey.VPN_TUNNELS: len(entries), StatusKey.VPN_TUNNELS_UP: up}
+
+
+def _cellular(entries: list[dict[str, Any]]) -> dict[StatusKey, StatusValue]:
+    if not entries:
+        return {}
+    modem = entries[0]  # the first modem: the one an icom router's WAN chain uses
+    values: dict[StatusKey, StatusValue] = {StatusKey.CELLULAR_STATE: _name(modem["state"])}
+    rssi = modem.get("rssi_dbm")
+    if rssi is not None:
+        if not _is_int(rssi) or not -200 <= rssi <= 0:
+            raise ValueError(f"rssi_dbm {str(rssi)[:20]!r} is not a whole number of dBm")
+        values[StatusKey.CELLULAR_SIGNAL_DBM] = rssi
+    if "quality" in modem:
+        values[StatusKey.CELLULAR_QUALITY] = _name(modem["quality"])
+    return values
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_STATUS_TEXT:
+        raise ValueError(f"expected a name of 1 to {MAX_STATUS_TEXT} characters, got {str(value)[:20]!r}")
+    return value
+
+
+def _text(target: Target, field_name: str, value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_STATUS_TEXT:
+        raise PermanentError(f"status/device_info: no {field_name} of 1 to {MAX_STATUS_TEXT} characters",
+                             target.name)
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _reason(exc: BaseException) -> str:
