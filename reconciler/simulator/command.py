@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; 0 then, 2 for bad options, 1 if the server cannot start."""
     try:
         devices = _devices(args)
-        chosen = _behaviour(args)
+        chosen = behaviour_of(args)
     except (FleetError, ValueError) as error:
         print(f"reconciler simulate: {error}", file=sys.stderr)
         return 2
@@ -86,7 +86,8 @@ def _devices(args: argparse.Namespace) -> list[Device]:
     return generated_devices(args.devices)
 
 
-def _behaviour(args: argparse.Namespace) -> Behaviour:
+def behaviour_of(args: argparse.Namespace) -> Behaviour:
+    """The behaviour the options ask for: the profile, its knobs, the break rules; raises ValueError."""
     rejections = None
     if args.reject is not None:
         rejections = tuple(Rejection.parse(text) for text in args.reject if text != NO_REJECTIONS)
