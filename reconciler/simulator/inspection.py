@@ -1,4 +1,4 @@
-"""The simulator's own endpoints (docs/router-api.md section 9): read and perturb a router by hand.
+"""The simulator's own endpoints (docs/router-api.md section 10): read and perturb a router by hand.
 
 Where it sits: `server.py` sends `/d/<serial>/_sim/...` here without any of the API's gates (no
 token, no latency, no 503, answered even when the router is unreachable), and `/_sim/routers` and
