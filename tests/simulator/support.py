@@ -90,6 +90,12 @@ class Client:
         assert status == 200
         return dict(body)
 
+    async def status(self, serial: str, token: str, what: str) -> list[dict[str, Any]]:
+        """The entries of a status call (`wan`, `vpn`, `cellular`)."""
+        code, body = await self.api("GET", serial, f"status/{what}", token)
+        assert code == 200, body
+        return list(body["status"]["list"])
+
     async def running(self, serial: str, token: str) -> str:
         status, text = await self.api("GET", serial, "configuration?profile=running", token)
         assert status == 200, text

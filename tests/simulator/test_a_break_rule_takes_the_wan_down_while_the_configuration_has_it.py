@@ -18,14 +18,8 @@ BAD = "MRX5 LTE=snmp.community=bad"
 
 async def links(client: Client, serial: str, token: str) -> tuple[str, list[str]]:
     """The WAN state and every tunnel's state, as the router reports them."""
-    return (await status(client, serial, token, "wan"))[0]["state"], [
-        tunnel["state"] for tunnel in await status(client, serial, token, "vpn")]
-
-
-async def status(client: Client, serial: str, token: str, what: str) -> list[dict[str, Any]]:
-    code, body = await client.api("GET", serial, f"status/{what}", token)
-    assert code == 200, body
-    return list(body["status"]["list"])
+    return (await client.status(serial, token, "wan"))[0]["state"], [
+        tunnel["state"] for tunnel in await client.status(serial, token, "vpn")]
 
 
 def breaking(*rules: Break, **knobs: Any) -> dict[str, Any]:

@@ -3,8 +3,6 @@ the model and the seed, and they need a token like every other call."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from reconciler.simulator.fleet import generated_devices
 from reconciler.simulator.status import quality
 from tests.simulator.support import API, MRO, MRX5, Client, simulate
@@ -12,28 +10,22 @@ from tests.simulator.support import API, MRO, MRX5, Client, simulate
 DSL = "30000002"  # the MRX6 DSL of the generated fleet
 
 
-async def status(client: Client, serial: str, token: str, what: str) -> list[dict[str, Any]]:
-    code, body = await client.api("GET", serial, f"status/{what}", token)
-    assert code == 200, body
-    return list(body["status"]["list"])
-
-
 def test_a_factory_router_has_its_wan_up_no_vpn_and_a_signal_on_lte_models_only() -> None:
     """Fresh routers: WAN up on the model's own port, no tunnels; the LTE models report a stable RSSI, a DSL none."""
 
     async def scenario(client: Client) -> None:
         token = await client.login(MRX5)
-        assert await status(client, MRX5, token, "wan") == [{"interface": "net2", "state": "up"}]
-        assert await status(client, MRX5, token, "vpn") == []
-        [modem] = await status(client, MRX5, token, "cellular")
+        assert await client.status(MRX5, token, "wan") == [{"interface": "net2", "state": "up"}]
+        assert await client.status(MRX5, token, "vpn") == []
+        [modem] = await client.status(MRX5, token, "cellular")
         assert (modem["interface"], modem["state"]) == ("wwan1", "registered")
         assert -105 <= modem["rssi_dbm"] <= -60 and modem["quality"] == quality(modem["rssi_dbm"])
-        assert await status(client, MRX5, token, "cellular") == [modem]
+        assert await client.status(MRX5, token, "cellular") == [modem]
         mro = await client.login(MRO)
-        assert (await status(client, MRO, mro, "cellular"))[0]["state"] == "registered"
+        assert (await client.status(MRO, mro, "cellular"))[0]["state"] == "registered"
         dsl = await client.login(DSL)
-        assert await status(client, DSL, dsl, "wan") == [{"interface": "dsl1", "state": "up"}]
-        assert await status(client, DSL, dsl, "cellular") == []
+        assert await client.status(DSL, dsl, "wan") == [{"interface": "dsl1", "state": "up"}]
+        assert await client.status(DSL, dsl, "cellular") == []
 
     simulate(scenario)
 
@@ -45,12 +37,12 @@ def test_the_wan_is_the_first_chain_member_not_switched_off() -> None:
         token = await client.login(MRX5)
         await client.configure(MRX5, token, "wan.wan_chain.add\nwan.wan_chain[last].member[1].interface=net2\n"
                                             "wan.wan_chain[last].member[2].interface=wwan1\n")
-        assert await status(client, MRX5, token, "wan") == [{"interface": "net2", "state": "up"}]
+        assert await client.status(MRX5, token, "wan") == [{"interface": "net2", "state": "up"}]
         await client.configure(MRX5, token, "interfaces.net2.active=0\n")
-        assert await status(client, MRX5, token, "wan") == [{"interface": "wwan1", "state": "up"}]
+        assert await client.status(MRX5, token, "wan") == [{"interface": "wwan1", "state": "up"}]
         await client.configure(MRX5, token, "interfaces.wwan1.active=0\n")
-        assert await status(client, MRX5, token, "wan") == [{"interface": "net2", "state": "down"}]
-        assert await status(client, MRX5, token, "cellular") == [{"interface": "wwan1", "state": "off"}]
+        assert await client.status(MRX5, token, "wan") == [{"interface": "net2", "state": "down"}]
+        assert await client.status(MRX5, token, "cellular") == [{"interface": "wwan1", "state": "off"}]
 
     simulate(scenario)
 
@@ -66,13 +58,13 @@ def test_a_tunnel_per_active_ipsec_connection_up_only_with_a_peer_and_a_wan() ->
                                             "ipsec.connection[2].description=no peer yet\n"
                                             "ipsec.connection[3].active=0\n"
                                             "ipsec.connection[3].remote_gateway=old.example\n")
-        assert await status(client, MRX5, token, "vpn") == [
+        assert await client.status(MRX5, token, "vpn") == [
             {"name": "ipsec1", "type": "ipsec", "description": "HQ", "state": "up"},
             {"name": "ipsec2", "type": "ipsec", "description": "no peer yet", "state": "down"}]
         await client.configure(MRX5, token, "interfaces.net2.active=0\n")
-        assert [tunnel["state"] for tunnel in await status(client, MRX5, token, "vpn")] == ["down", "down"]
+        assert [tunnel["state"] for tunnel in await client.status(MRX5, token, "vpn")] == ["down", "down"]
         await client.configure(MRX5, token, "ipsec.active=0\n")
-        assert await status(client, MRX5, token, "vpn") == []
+        assert await client.status(MRX5, token, "vpn") == []
 
     simulate(scenario)
 
@@ -85,16 +77,16 @@ def test_the_signal_is_drawn_from_the_seed_and_can_be_set_by_hand() -> None:
         signals = []
         for serial in ("30000000", "30000001", "30000003", "30000005", "30000006"):
             token = await client.login(serial)
-            signals.append((await status(client, serial, token, "cellular"))[0]["rssi_dbm"])
+            signals.append((await client.status(serial, token, "cellular"))[0]["rssi_dbm"])
         drawn.append(signals)
         token = await client.login(MRX5)
         await client.sim(MRX5, "signal", {"rssi_dbm": -112})
-        assert await status(client, MRX5, token, "cellular") == [
+        assert await client.status(MRX5, token, "cellular") == [
             {"interface": "wwan1", "state": "registered", "rssi_dbm": -112, "quality": "none"}]
         code, answer = await client.request("POST", MRX5, "/_sim/signal", json={"rssi_dbm": 5})
         assert code == 400 and "rssi_dbm" in answer["error"]
         await client.sim(MRX5, "signal", {})
-        assert (await status(client, MRX5, token, "cellular"))[0]["rssi_dbm"] == signals[0]
+        assert (await client.status(MRX5, token, "cellular"))[0]["rssi_dbm"] == signals[0]
 
     simulate(scenario, generated_devices(10), seed=1)
     simulate(scenario, generated_devices(10), seed=2)
