@@ -248,9 +248,7 @@ class Simulator:
 
     def reachable(self, router: Router) -> bool:
         """Whether the router's API answers: up, management not switched off, not cut off by a break rule."""
-        if not router.reachable(self.clock()):
-            return False
-        return not (self.breaks or router.breaks) or not self.breakage(router).management_cut
+        return router.reachable(self.clock()) and not self.breakage(router).management_cut
 
     def replaced(self, router: Router, before: Configuration) -> None:
         """An API change replaced the running configuration `before`: start, or stop, the confirm timer."""
