@@ -35,6 +35,7 @@ from reconciler.core.models import (
     PacketsFile,
     PacketSpec,
     PriceListsFile,
+    RolloutsFile,
     SecretsFile,
     SelectionFile,
     Selector,
@@ -45,6 +46,7 @@ from reconciler.core.models import (
     UcaasFile,
 )
 from reconciler.core.models.resources import FirmwarePart
+from reconciler.core.models.rollouts import DEFAULT_POLICY
 from reconciler.core.problems import Origin
 from reconciler.core.secrets import SecretRef, SecretValue
 
@@ -115,6 +117,7 @@ class Fleet:
     firmware: Mapping[str, FirmwareSpec]
     packets: Mapping[str, Packet]
     secrets: Mapping[str, SecretValue]
+    rollouts: RolloutsFile = DEFAULT_POLICY  # rollouts.yaml, checked by `rolloutchecks`
 
     def devices_of_group(self, group: str) -> tuple[str, ...]:
         return self.members.get(group, ())
@@ -141,6 +144,7 @@ class Collected:
     packets: list[Located] = field(default_factory=list)
     secrets: list[Located] = field(default_factory=list)
     entitlements: list[Located] = field(default_factory=list)  # licences, rentals (judged against a date, later)
+    rollouts: Located | None = None
     broken: set[str] = field(default_factory=set)
 
 
@@ -159,6 +163,8 @@ def _collect_one(collected: Collected, loaded: LoadedFile) -> None:
     spec, path = loaded.spec, loaded.path
     if isinstance(spec, FleetSpec):
         collected.fleet = Located(spec, Origin(path))
+    elif isinstance(spec, RolloutsFile):
+        collected.rollouts = Located(spec, Origin(path))
     elif isinstance(spec, TemplateSpec):
         name = path.removeprefix("templates/").rsplit(".", 1)[0]
         collected.templates[name] = Located(spec, Origin(path))
@@ -372,7 +378,7 @@ def packet_files(spec: PacketSpec, directory: str) -> list[str]:
 def environment_key(files: Mapping[str, SourceFile], groups: GroupsFile | None, extra: Sequence[str] = ()) -> str:
     """What every device's resolution depends on besides its own spec and the content of its groups.
 
-    That is every file outside devices/ except groups.yaml, plus, of the groups, only what decides
+    That is every file outside devices/ except groups.yaml and rollouts.yaml, plus, of the groups, only what decides
     membership and precedence: their names in order, selectors and members. Builds with the same
     key can share a `validation.DeviceMemo` (a changed group field re-resolves only its members).
     `groups` is the parsed groups file (None if it does not validate: its bytes count then).
@@ -380,7 +386,8 @@ def environment_key(files: Mapping[str, SourceFile], groups: GroupsFile | None, 
     entries = sorted(
         f"{path}\x00{file.blob}"
         for path, file in files.items()
-        if not path.startswith("devices/") and (groups is None or path not in ("groups.yaml", "groups.yml"))
+        if not path.startswith("devices/") and path not in ("rollouts.yaml", "rollouts.yml")
+        and (groups is None or path not in ("groups.yaml", "groups.yml"))
     )
     membership = [] if groups is None else [
         canonical_json([g.name, g.selector.model_dump(mode="json") if g.selector else None, g.members])

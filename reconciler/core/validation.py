@@ -14,7 +14,8 @@ them; the checks live by concern:
   sites, groups, group members, templates, firmware, packets (and their part files), secrets,
   and whether template, firmware and packets support the device's model;
 - `fieldchecks`: every device gets every required field, of the declared type (D0.11, D0.16);
-- `addresschecks`: device addresses are https:// (plain HTTP only in a fleet that allows it, for labs).
+- `addresschecks`: device addresses are https:// (plain HTTP only in a fleet that allows it, for labs);
+- `rolloutchecks`: `rollouts.yaml` against the fleet; its policy becomes `Fleet.rollouts`.
 
 (`rendering` checks, with `secretkeys`, that no secret is rendered into a key routers report in clear.)
 """
@@ -22,7 +23,7 @@ them; the checks live by concern:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.core.addresschecks import plain_http_problems
@@ -63,6 +64,7 @@ from reconciler.core.references import (
     group_references,
     layer_references,
 )
+from reconciler.core.rolloutchecks import check_rollouts
 from reconciler.core.sandbox import TemplateSet
 from reconciler.core.secrets import SecretRef, SecretValue
 from reconciler.core.templatechecks import CheckedTemplates, check_templates
@@ -160,6 +162,9 @@ def build_fleet(
     builder = _Builder(collected, files, library, oversized or {}, memo)
     fleet = builder.build()
     problems.extend(builder.problems)
+    rollouts = check_rollouts(collected.rollouts, fleet, collected.broken)
+    problems.extend(rollouts.problems)
+    fleet = replace(fleet, rollouts=rollouts.policy)
     problems.extend(_unknown_files(files, fleet))
     invalid = builder.invalid | {p.device for p in problems if p.is_error and p.device and p.device in fleet.devices}
     return FleetBuild(fleet, builder.templates.template_set, tuple(problems), frozenset(invalid),
@@ -411,7 +416,7 @@ def _secret_refs(value: Any) -> Iterator[SecretRef]:
             yield from _secret_refs(item)
 
 
-_SINGLE_FILES = ("fleet", "sites", "groups", "resources/firmware", "resources/packets")
+_SINGLE_FILES = ("fleet", "sites", "groups", "rollouts", "resources/firmware", "resources/packets")
 
 
 def _twin_files(files: Mapping[str, SourceFile]) -> Iterator[Problem]:
@@ -423,7 +428,7 @@ def _twin_files(files: Mapping[str, SourceFile]) -> Iterator[Problem]:
 
 
 _FLEET_DIRECTORIES = ("devices/", "templates/", "resources/", "secrets/")
-_ROOT_FILES = ("fleet.yaml", "sites.yaml", "groups.yaml")
+_ROOT_FILES = ("fleet.yaml", "sites.yaml", "groups.yaml", "rollouts.yaml")
 
 
 def _unknown_files(files: Mapping[str, SourceFile], fleet: Fleet) -> Iterator[Problem]:

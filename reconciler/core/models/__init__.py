@@ -20,6 +20,7 @@ from reconciler.core.models.fleet import FORMAT, Approval, Defaults, FleetSpec, 
 from reconciler.core.models.groups import GroupsFile, GroupSpec, Selector
 from reconciler.core.models.layers import LayerSpec
 from reconciler.core.models.resources import FirmwareFile, FirmwareSpec, PacketPart, PacketsFile, PacketSpec
+from reconciler.core.models.rollouts import RolloutsFile
 from reconciler.core.models.secrets import SealedSecret, SecretsFile
 from reconciler.core.models.sites import SitesFile, SiteSpec
 from reconciler.core.models.templates import FieldSpec, FieldType, TemplateSpec
@@ -62,6 +63,7 @@ FILE_KINDS: tuple[FileKind, ...] = (
     FileKind("groups", GroupsFile, _yaml("groups"), "groups.yaml: device groups, selectors, group fields"),
     FileKind("devices", DevicesFile, _yaml("devices/**/*"), "devices/*.yaml: the routers"),
     FileKind("template", TemplateSpec, _yaml("templates/*"), "templates/<name>.yaml: a template's fields"),
+    FileKind("rollouts", RolloutsFile, _yaml("rollouts"), "rollouts.yaml: rollout strategies, assignment, windows"),
     FileKind("firmware", FirmwareFile, _yaml("resources/firmware"), "resources/firmware.yaml: catalogue"),
     FileKind("packets", PacketsFile, _yaml("resources/packets", "resources/packets/*"),
              "resources/packets/*.yaml: update packets and their parts"),
@@ -112,6 +114,7 @@ __all__ = [
     "PacketSpec",
     "PacketsFile",
     "PriceListsFile",
+    "RolloutsFile",
     "SealedSecret",
     "SecretsFile",
     "SelectionFile",
