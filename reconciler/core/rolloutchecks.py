@@ -19,7 +19,6 @@ from reconciler.core.models.rollouts import (
     DEFAULT_POLICY,
     DEFAULT_STRATEGY,
     RolloutsFile,
-    StrategySpec,
     Targets,
 )
 from reconciler.core.problems import Origin, Problem, did_you_mean, error, warning
@@ -41,13 +40,12 @@ def check_rollouts(item: Located | None, fleet: Fleet, broken: Set[str]) -> Chec
     """A purely computational function: check `rollouts.yaml` (None: absent or broken) against `fleet`."""
     if item is None:
         return CheckedRollouts(DEFAULT_POLICY, ())
-    spec: RolloutsFile = item.spec
-    policy = spec if spec.strategies else spec.model_copy(update={"strategies": {DEFAULT_STRATEGY: StrategySpec()}})
+    policy: RolloutsFile = item.spec
     names = _Names(fleet, broken, frozenset(tag for device in fleet.devices.values() for tag in device.tags))
     problems = [
         *_assign_problems(policy, item.origin, names),
         *_window_problems(policy, item.origin, names),
-        *_strategy_problems(spec, item.origin),
+        *_strategy_problems(policy, item.origin),
     ]
     return CheckedRollouts(policy, tuple(problems))
 

@@ -168,7 +168,7 @@ RateField = Annotated[
 def _check_schedule(value: str) -> str:
     problem = schedule_problem(value)
     if problem is not None:
-        raise PydanticCustomError("schedule", "schedule {v}: {problem}", {"v": repr(value), "problem": problem})
+        raise PydanticCustomError("schedule", "{v}: {problem}", {"v": repr(value), "problem": problem})
     return value
 
 
@@ -390,11 +390,20 @@ class RolloutsFile(Spec):
     """The root of rollouts.yaml: strategies, which devices follow which, and windows."""
 
     strategies: dict[Name, StrategySpec] = Field(
-        default={}, max_length=50, description="by name; devices no assign rule matches follow 'default'")
+        default={}, max_length=50, description="by name; devices no assign rule matches follow 'default' (without "
+        "any strategy: one wave of every device, no gates)")
     assign: list[AssignRule] = Field(default=[], max_length=500)
     windows: list[WindowSpec] = Field(default=[], max_length=200)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_strategy(cls, data: Any) -> Any:
+        """No strategies at all (a file with windows only): the built-in default, as without the file."""
+        if isinstance(data, dict) and not data.get("strategies"):
+            return {**data, "strategies": {DEFAULT_STRATEGY: {}}}
+        return data
 
-# A fleet without rollouts.yaml, or rollouts.yaml without strategies: one wave of every device that
-# changes, no canary, no gates, no windows, at the fleet's own pace.
-DEFAULT_POLICY = RolloutsFile(strategies={DEFAULT_STRATEGY: StrategySpec()})
+
+# A fleet without rollouts.yaml: one wave of every device that changes, no canary, no gates, no
+# windows, at the fleet's own pace (what applying did before rollouts existed).
+DEFAULT_POLICY = RolloutsFile()

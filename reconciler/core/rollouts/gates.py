@@ -95,17 +95,17 @@ def _tripped(tally: Tally, gate: FailureGate | None) -> Iterator[Decision]:
         count = tally.failed.get(failure_type, 0)
         minimum = rule.min_devices or gate.min_devices
         if finished >= minimum and rule.max_rate.exceeded_by(count, finished):
-            yield _stop(rule.action or gate.action, f"{failure_type} failures", count, finished, rule.max_rate)
+            yield _stop(rule.action or gate.action, f" ({failure_type})", count, finished, rule.max_rate)
     if gate.max_rate is not None and finished >= gate.min_devices:
         # failures of a type with its own threshold are judged by that threshold only
         count = sum(n for failure_type, n in tally.failed.items() if failure_type not in gate.by_type)
         if gate.max_rate.exceeded_by(count, finished):
-            yield _stop(gate.action, "failures", count, finished, gate.max_rate)
+            yield _stop(gate.action, "", count, finished, gate.max_rate)
 
 
-def _stop(action: FailureAction, what: str, count: int, finished: int, limit: Percent) -> Decision:
+def _stop(action: FailureAction, kind: str, count: int, finished: int, limit: Percent) -> Decision:
     verdict = Verdict.ABORT if action is FailureAction.ABORT else Verdict.PAUSE
-    return Decision(verdict, f"{count} {what} of {finished} finished devices ({_share(count, finished)}), "
+    return Decision(verdict, f"{count} of {finished} finished devices failed{kind}: {_share(count, finished)}, "
                              f"more than {limit}")
 
 

@@ -94,13 +94,15 @@ def _schedule_wave(wave: Wave, devices: Mapping[str, Device], policy: RolloutsFi
     starts, ends, next_ready = [], [], ready
     for name, slots in lanes.items():
         strategy = policy.strategies[name]
-        run = _run_lane(slots, strategy, ready, pace, limit)
-        if run is None:
-            return WaveTiming(wave.index, ready, first_window, None, None, approval), None
-        starts.append(run[0])
-        ends.append(run[1])
-        next_ready = max(next_ready, run[1] + strategy.soak)
-    return WaveTiming(wave.index, ready, first_window, min(starts), max(ends), approval), next_ready
+        first, end = _run_lane(slots, strategy, ready, pace, limit)
+        starts.extend([first] if first is not None else [])
+        ends.append(end)
+        next_ready = max(next_ready, end + strategy.soak) if end is not None else next_ready
+    starts_at = min(starts, default=None)
+    if None in ends:
+        return WaveTiming(wave.index, ready, first_window, starts_at, None, approval), None
+    done = [end for end in ends if end is not None]
+    return WaveTiming(wave.index, ready, first_window, starts_at, max(done), approval), next_ready
 
 
 def _needs_approval(index: int, strategies: Sequence[StrategySpec]) -> bool:
@@ -113,8 +115,8 @@ def _first_opening(slot: _Slot, at: dt.datetime) -> Opening:
 
 
 def _run_lane(slots: Sequence[_Slot], strategy: StrategySpec, ready: dt.datetime, pace: Pace,
-              limit: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
-    """One strategy's devices of a wave: (first start, last end), or None past the horizon."""
+              limit: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """One strategy's devices of a wave: (first start, last end); None for what lies past the horizon."""
     interval = strategy.rate.interval if strategy.rate is not None else dt.timedelta(0)
     parallel = strategy.max_parallel or pace.max_parallel
     queue: list[tuple[dt.datetime, int, Opening | None]] = []
@@ -127,11 +129,11 @@ def _run_lane(slots: Sequence[_Slot], strategy: StrategySpec, ready: dt.datetime
     next_start, first, last_end = ready, None, ready
     for _ in range(MAX_STEPS):
         if not queue:
-            return (first or ready), last_end
+            return first, last_end
         candidate, order, opening = heapq.heappop(queue)
         at = max(candidate, next_start, running[0] if len(running) >= parallel else candidate)
         if at > limit:
-            return None
+            return first, None
         if opening is not None and not opening.contains(at):
             opening = _reopening(by_order[order], opening, at)
             heapq.heappush(queue, (max(at, opening.start), order, opening))
@@ -140,7 +142,7 @@ def _run_lane(slots: Sequence[_Slot], strategy: StrategySpec, ready: dt.datetime
             heapq.heappop(running)
         heapq.heappush(running, at + pace.per_device)
         next_start, first, last_end = at + interval, first or at, max(last_end, at + pace.per_device)
-    return None
+    return first, None
 
 
 def _reopening(slot: _Slot, opening: Opening, at: dt.datetime) -> Opening:
