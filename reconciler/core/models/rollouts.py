@@ -351,6 +351,13 @@ class StrategySpec(Spec):
     def balance_by(self) -> tuple[Dimension, ...]:
         return tuple((self.canary or CanarySpec()).balance_by)
 
+    def retries_for(self, failure: FailureType, management_retries: int) -> int:
+        """Retries of a failure of this type: the strategy's own, else fleet.yaml's `management.retries`
+        for a busy or unreachable router (as before rollouts existed), else none."""
+        if failure in self.retries:
+            return self.retries[failure]
+        return management_retries if failure in (FailureType.BUSY, FailureType.UNREACHABLE) else 0
+
 
 # --- who and when ---------------------------------------------------------------------------------
 

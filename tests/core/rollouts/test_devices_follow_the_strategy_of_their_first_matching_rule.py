@@ -65,3 +65,12 @@ def test_a_file_with_only_windows_keeps_the_default_strategy() -> None:
     windows_only = policy("windows:\n  - {name: night, schedule: \"0 1 * * *\", duration: 4h}\n")
     assert windows_only.strategies == DEFAULT_POLICY.strategies
     assert strategy_of(device("a"), windows_only)[0] == "default"
+
+
+def test_retries_come_from_the_strategy_else_from_the_fleets_management_settings() -> None:
+    """`retries: {busy: 5}` gives busy 5; unreachable keeps management.retries; other types none by default."""
+    strategy = policy("strategies:\n  default: {retries: {busy: 5, rejected: 1}}\n").strategies["default"]
+    assert strategy.retries_for(FailureType.BUSY, 4) == 5
+    assert strategy.retries_for(FailureType.UNREACHABLE, 4) == 4
+    assert strategy.retries_for(FailureType.REJECTED, 4) == 1
+    assert strategy.retries_for(FailureType.TIMEOUT, 4) == 0

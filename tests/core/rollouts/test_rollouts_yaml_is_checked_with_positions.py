@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from reconciler.core.loading import locate_problems
-from reconciler.core.models.rollouts import DEFAULT_POLICY, FailureAction, Percent, Rate
+from reconciler.core.models.rollouts import DEFAULT_POLICY, FailureAction, Percent, Rate, RolloutsFile, parse_percent
 from reconciler.core.problems import sort_key
-from tests.conftest import build, small_fleet
+from tests.conftest import EXAMPLE, build, small_fleet
 
 
 def problems(rollouts: str, **more: str) -> list[str]:
@@ -162,3 +162,13 @@ def test_rollouts_yaml_and_rollouts_yml_side_by_side_is_an_error() -> None:
     """Two rollout files would make one of them count by accident: refused, as for fleet.yaml."""
     assert "rollouts.yml:1:1: error: both rollouts.yaml and rollouts.yml exist; keep one [duplicate-file]" in \
         problems("strategies: {}\n", **{"rollouts.yml": "strategies: {}\n"})
+
+
+def test_percentages_are_exact_and_a_policy_reads_back_what_it_writes() -> None:
+    """5 % of 20 is 1 (no float rounding up to 2); dumped to JSON, a policy validates to itself again."""
+    assert [parse_percent(text).of(count) for text, count in [("5%", 20), ("0.1%", 1000), ("33.33%", 3)]] == [1, 1, 1]
+    fleet = build({**small_fleet(), "rollouts.yaml": (EXAMPLE / "rollouts.yaml").read_text(encoding="utf-8")}).fleet
+    assert fleet is not None
+    dumped = fleet.rollouts.model_dump(mode="json")
+    assert RolloutsFile.model_validate(dumped) == fleet.rollouts
+    assert dumped["strategies"]["default"]["waves"] == ["canary", "25%", "100%"]

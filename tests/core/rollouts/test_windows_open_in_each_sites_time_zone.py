@@ -7,6 +7,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.core.models.rollouts import WindowSpec
 from reconciler.core.rollouts.windows import Opening, earliest_opening, in_window, local_instant, next_window
@@ -139,3 +141,16 @@ def test_a_naive_time_is_refused() -> None:
     """`at` without a time zone is a programming error, not a guess at the local zone."""
     with pytest.raises(ValueError, match="aware"):
         earliest_opening([window("0 1 * * *")], "Europe/Berlin", dt.datetime(2026, 6, 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Sao_Paulo"]),
+       st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 12, 31)),
+       st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(hours=6)))
+def test_wall_clock_starts_map_to_instants_in_order(zone_name: str, wall: dt.datetime, later: dt.timedelta) -> None:
+    """A later wall-clock start never opens earlier, and a start opens at its own wall time unless skipped."""
+    zone = ZoneInfo(zone_name)
+    first, second = local_instant(wall, zone), local_instant(wall + later, zone)
+    assert first.astimezone(UTC) <= second.astimezone(UTC)
+    shown = first.astimezone(zone).replace(tzinfo=None)
+    assert shown == wall or (shown > wall and shown - wall <= dt.timedelta(hours=1))
