@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -180,7 +179,9 @@ Schedule = Annotated[
 ]
 
 
-def _bounded(low: dt.timedelta, high: dt.timedelta) -> Callable[[dt.timedelta], dt.timedelta]:
+def _between(low: dt.timedelta, high: dt.timedelta) -> AfterValidator:
+    """A duration from `low` to `high`, both included."""
+
     def check(value: dt.timedelta) -> dt.timedelta:
         if not low <= value <= high:
             raise PydanticCustomError("duration", "expected from {low} to {high}, got {v}",
@@ -188,14 +189,10 @@ def _bounded(low: dt.timedelta, high: dt.timedelta) -> Callable[[dt.timedelta], 
                                        "v": format_duration(value)})
         return value
 
-    return check
+    return AfterValidator(check)
 
 
-def _between(low: dt.timedelta, high: dt.timedelta) -> Any:
-    return AfterValidator(_bounded(low, high))
-
-
-MINUTE, HOUR, DAY = dt.timedelta(minutes=1), dt.timedelta(hours=1), dt.timedelta(days=1)
+MINUTE, DAY = dt.timedelta(minutes=1), dt.timedelta(days=1)
 
 # --- strategies ----------------------------------------------------------------------------------
 
@@ -406,7 +403,7 @@ class RolloutsFile(Spec):
     @classmethod
     def _default_strategy(cls, data: Any) -> Any:
         """No strategies at all (a file with windows only): the built-in default, as without the file."""
-        if isinstance(data, dict) and not data.get("strategies"):
+        if isinstance(data, dict) and data.get("strategies") in (None, {}):
             return {**data, "strategies": {DEFAULT_STRATEGY: {}}}
         return data
 
