@@ -20,7 +20,7 @@ from pathlib import Path  # noqa: E402
 
 from reconciler import app  # noqa: E402
 from reconciler.app import live, sessions  # noqa: E402
-from reconciler.shell.loading import FleetLoader  # noqa: E402
+from reconciler.shell.revisions import FleetLoader  # noqa: E402
 
 imported = time.perf_counter()
 

@@ -36,7 +36,7 @@ from reconciler.core.documents import parse_yaml
 from reconciler.core.models import kind_of
 from reconciler.core.observed import snapshot_json
 from reconciler.core.sandbox import DOMAIN_FILTERS
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 
 ROOT = Path(__file__).resolve().parent
 

@@ -19,7 +19,7 @@ from reconciler.core.fleets import Fleet
 from reconciler.core.observed import FORMAT, ObservedDevice, ObservedSnapshot, snapshot_json
 from reconciler.core.rendering import DesiredState, Renderer
 from reconciler.core.secrets import contains_secret
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 
 TAKEN_AT = dt.datetime(2026, 11, 21, 9, 30, tzinfo=dt.UTC)
 ROUTER_ONLY_KEYS = {"services.snmp.active": "0", "services.telnet.active": "0"}

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
+from reconciler.core.building import FleetBuild, build_fleet
 from reconciler.core.documents import parse_yaml
 from reconciler.core.fleets import SourceFile
 from reconciler.core.loading import LoadedFile, load_file
 from reconciler.core.models import kind_of
 from reconciler.core.problems import Problem
-from reconciler.core.validation import FleetBuild, build_fleet
 from reconciler.shell.library import project_library
 from reconciler.shell.sources import blob_id
 

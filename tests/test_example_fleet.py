@@ -17,7 +17,7 @@ from reconciler.core import configs
 from reconciler.core.models import kind_of
 from reconciler.core.rendering import DesiredState, Renderer
 from reconciler.core.schemas import json_schemas
-from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from tests.conftest import EXAMPLE, PROJECT
 
 OBSERVED = EXAMPLE / ".demo" / "observed.json"

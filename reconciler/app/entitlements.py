@@ -1,6 +1,6 @@
 """The entitlement commands: `licences` (what holds on a date), `licence keygen` and `licence sign`.
 
-Where it sits: `cli` calls these; they load the fleet (`shell.loading`), ask the clock (or take
+Where it sits: `cli` calls these; they load the fleet (`shell.revisions`), ask the clock (or take
 `--at`), and hand the licence files to the core (`core.licences`), whose report is presented by
 `core.presenting.licences`. `keygen` and `sign` are for vendors and tests: the example fleet's
 licences are signed with a key kept for the example only (example-fleet-repo/.demo).
@@ -31,7 +31,7 @@ from reconciler.core.problems import did_you_mean
 from reconciler.errors import SourceError, UnknownDevice, UsageError
 from reconciler.shell import billing, clock
 from reconciler.shell.files import write_atomically
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 
 LICENCES = "licences/"
 

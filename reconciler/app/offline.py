@@ -14,19 +14,9 @@ from pathlib import Path
 
 import orjson
 
-from reconciler.app.outcomes import (
-    CHANGES,
-    FAILED,
-    OK,
-    Outcome,
-    as_json,
-    present_plan,
-    presented,
-    problems_outcome,
-)
+from reconciler.app.outcomes import CHANGES, FAILED, OK, Outcome, as_json, present_plan, presented, problems_outcome
 from reconciler.app.planning import plan_revision
 from reconciler.app.verdicts import History, judge_revision
-from reconciler.core.changes import diff_revisions
 from reconciler.core.documents import parse_yaml
 from reconciler.core.entitlements.judging import link_notes
 from reconciler.core.loading import load_file
@@ -36,12 +26,13 @@ from reconciler.core.plans import Status
 from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem, did_you_mean
 from reconciler.core.rendering import RenderFailure
+from reconciler.core.revision_diffs import diff_revisions
 from reconciler.core.schemas import json_schemas
 from reconciler.errors import NotAFleetRepository, SecretError, SnapshotError, SourceError, UnknownDevice
 from reconciler.shell import clock, sealing
 from reconciler.shell.files import write_atomically
-from reconciler.shell.loading import FleetLoader, LoadedRevision
 from reconciler.shell.parallel import map_slices
+from reconciler.shell.revisions import FleetLoader, LoadedRevision
 
 
 def _fleet(loader: FleetLoader, path: Path, rev: str | None) -> LoadedRevision:

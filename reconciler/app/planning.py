@@ -13,8 +13,8 @@ import functools
 
 from reconciler.core.observed import ObservedSnapshot
 from reconciler.core.plans import Plan, plan_fleet
-from reconciler.shell.loading import LoadedRevision
 from reconciler.shell.parallel import map_slices
+from reconciler.shell.revisions import LoadedRevision
 
 
 def plan_revision(revision: LoadedRevision, snapshot: ObservedSnapshot, now: dt.datetime, *,

@@ -19,7 +19,7 @@ from reconciler.errors import UsageError
 from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import Target
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
-from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from reconciler.shell.store import ClosedRun, Store
 from reconciler.shell.targets import CredentialsFile, Unsealer, read_credentials, targets
 

@@ -1,7 +1,7 @@
 """The verdict on a revision: may it be applied? One judgement for `validate`, the live commands, the daemon
 and `serve --watch`.
 
-Where it sits: callers hand `judge_revision` a loaded revision (`shell.loading`), the moment to
+Where it sits: callers hand `judge_revision` a loaded revision (`shell.revisions`), the moment to
 judge at, and where its git history is (the rental ledger is rebuilt from it); it collects the
 core's validation problems, the entitlement problems at that moment (`core.entitlements.judging`),
 the devices that fail to render, and the rental ledger's problems (`shell.billing`), and returns
@@ -27,8 +27,8 @@ from reconciler.core.entitlements.judging import entitlement_problems
 from reconciler.core.problems import Problem, collapse, sort_key
 from reconciler.core.rendering import Renderer
 from reconciler.shell import billing
-from reconciler.shell.loading import LoadedRevision
 from reconciler.shell.parallel import map_slices
+from reconciler.shell.revisions import LoadedRevision
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Address checks: routers are reached over HTTPS; plain HTTP only in a fleet that says it is a lab.
 
-Where it sits: `validation` hands it the devices of a revision and fleet.yaml's `management`.
+Where it sits: `building` hands it the devices of a revision and fleet.yaml's `management`.
 reconciler logs in to a router with the fleet's password and the operator's, and sends it a
 configuration with its secrets unsealed: over `http://` all of that travels in clear (and no CA
 pins the router). So an `http://` address is an error at the address, unless the fleet sets

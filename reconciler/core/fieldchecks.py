@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from reconciler.core import fieldtypes
-from reconciler.core.fleets import DEFAULTS, DEVICE, Layered, Located, Template
+from reconciler.core.fleets import Located, Template
 from reconciler.core.models import DeviceSpec, FieldSpec
+from reconciler.core.precedence import DEFAULTS, DEVICE, Layered
 from reconciler.core.problems import Origin, Problem, closest, error, warning
 
 

@@ -1,6 +1,6 @@
 """Field types: does a user field's value have the type its template declares?
 
-Where it sits: `fleets` calls `check_value` for every field of every device after precedence has
+Where it sits: `building` calls `check_value` for every field of every device after precedence has
 merged fleet, group and device fields, and `check_declaration` for every declared field. Both
 return messages (strings) instead of raising; the caller turns them into positioned problems.
 """

@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.core.fleets import canonical_json, digest
+from reconciler.core.digests import canonical_json, digest
 
 FORMAT = "reconciler/observed-v1"
 

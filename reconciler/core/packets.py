@@ -20,8 +20,9 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.fleets import Packet, SourceFile, join, part_file
+from reconciler.core.fleets import Packet, SourceFile
 from reconciler.core.models.resources import PacketPart
+from reconciler.core.paths import join, part_file
 
 FILETYPES = {
     "configuration": "ASCII Configuration",

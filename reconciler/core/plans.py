@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from reconciler.core.diffs import KeyChange, KeyGlobs, Volatile, diff_against_observed, summarize
+from reconciler.core.config_diffs import KeyChange, KeyGlobs, Volatile, diff_against_observed, summarize
 from reconciler.core.fleets import Device, Fleet
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure

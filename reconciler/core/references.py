@@ -14,8 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 
 from reconciler.core import configs, limits
-from reconciler.core.fleets import Layered, Located, Packet, SourceFile, Template, join, part_file
+from reconciler.core.fleets import Located, Packet, SourceFile, Template
 from reconciler.core.models import DeviceSpec, GroupSpec, LayerSpec, PacketSpec
+from reconciler.core.paths import join, part_file
+from reconciler.core.precedence import Layered
 from reconciler.core.problems import Origin, Problem, did_you_mean, error, warning
 from reconciler.core.secrets import SecretValue
 

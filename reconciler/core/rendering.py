@@ -1,6 +1,6 @@
 """Rendering: a resolved device in, its desired state out (configuration text, firmware, packets).
 
-Where it sits: after `validation.build_fleet`; `diffs`, `plans` and `changes` consume the
+Where it sits: after `building.build_fleet`; `config_diffs`, `plans` and `revision_diffs` consume the
 `DesiredState`s. A device's desired state is a pure function of its inputs: the template and
 everything it imports, the template context (merged fields, device, site, fleet), firmware,
 packets and mode. `Renderer.input_hash` hashes exactly those, so callers can skip rendering when
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core import configs
-from reconciler.core.fleets import Device, Fleet, canonical_json, digest, template_file
+from reconciler.core.digests import canonical_json, digest
+from reconciler.core.fleets import Device, Fleet, template_file
+from reconciler.core.memos import HashMemo
 from reconciler.core.models import ConfigMode
 from reconciler.core.problems import Origin, Problem, error
 from reconciler.core.sandbox import TemplateProblem, TemplateSet
@@ -67,25 +69,6 @@ class RenderFailure:
 
 
 Rendered = DesiredState | RenderFailure
-
-
-class HashMemo:
-    """Input hashes by device object (holding each device, so its id stays unique while remembered)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[Device, str]] = {}
-
-    def get(self, device: Device) -> str | None:
-        entry = self._entries.get(id(device))
-        return entry[1] if entry is not None and entry[0] is device else None
-
-    def put(self, device: Device, value: str) -> None:
-        self._entries[id(device)] = (device, value)
-
-    def retain(self, devices: Iterable[Device]) -> None:
-        """Forget every device but these (those of the builds the caller still keeps)."""
-        keep = {id(device) for device in devices}
-        self._entries = {key: entry for key, entry in self._entries.items() if key in keep}
 
 
 class Renderer:

@@ -15,12 +15,7 @@ from collections.abc import Iterator, Set
 from dataclasses import dataclass
 
 from reconciler.core.fleets import Fleet, Located
-from reconciler.core.models.rollouts import (
-    DEFAULT_POLICY,
-    DEFAULT_STRATEGY,
-    RolloutsFile,
-    Targets,
-)
+from reconciler.core.models.rollouts import DEFAULT_POLICY, DEFAULT_STRATEGY, RolloutsFile, Targets
 from reconciler.core.problems import Origin, Problem, did_you_mean, error, warning
 from reconciler.core.references import unknown
 from reconciler.core.rollouts.assigning import assigned_strategy, matches

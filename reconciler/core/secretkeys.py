@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core import configs
-from reconciler.core.diffs import KeyGlobs
+from reconciler.core.config_diffs import KeyGlobs
 from reconciler.core.sandbox import TemplateProblem, TemplateSet
 from reconciler.core.secrets import (
     MARKER_START,

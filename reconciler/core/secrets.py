@@ -1,6 +1,6 @@
 """Secret references, the markers that stand for them in rendered text, and redaction.
 
-Where it sits: `documents` turns a YAML `!secret name` into a `SecretRef`; `fleets` resolves each
+Where it sits: `documents` turns a YAML `!secret name` into a `SecretRef`; `precedence` resolves each
 reference against `secrets/*.yaml` into a `SecretValue` (name + fingerprint of the sealed value,
 never the plaintext: the core never unseals); `rendering` writes a `SecretValue` into a
 configuration as a marker; every output path (`redact`) turns markers into `***`. Only the

@@ -26,7 +26,7 @@ from aiohttp import web
 from reconciler.core.packets import build_packet, configuration_entry, packet_entries
 from reconciler.core.rendering import RenderFailure
 from reconciler.errors import ReconcilerError
-from reconciler.shell.loading import LoadedRevision
+from reconciler.shell.revisions import LoadedRevision
 from reconciler.shell.targets import Unsealer
 
 from .problems import Problem, problem

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from reconciler.core.entitlements.licences import LicenceReport, evaluate
 from reconciler.errors import ReconcilerError
-from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from reconciler.shell.sources import read_commit
 from reconciler.shell.store import Store
 

@@ -18,7 +18,7 @@ from reconciler.core.entitlements import sla, support
 from reconciler.core.entitlements.licences import fleet_licences
 from reconciler.core.models import SupportFile
 from reconciler.shell import billing
-from reconciler.shell.loading import LoadedRevision
+from reconciler.shell.revisions import LoadedRevision
 
 UNREACHABLE_EVENT = "management connection lost"
 OVER_LICENCE_EVENT = "licence capacity exceeded"

@@ -37,7 +37,7 @@ from reconciler.errors import ReconcilerError, SourceError
 from reconciler.shell.clock import SYSTEM, Clock, sleep_or_wake
 from reconciler.shell.drivers import Driver
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
-from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from reconciler.shell.rollouts import Rollout, SimpleRollout
 from reconciler.shell.sources import read_commit
 from reconciler.shell.store import DeviceState, Store

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from reconciler.app.sessions import LiveOptions
 from reconciler.shell import clock
-from reconciler.shell.loading import LoadedRevision
+from reconciler.shell.revisions import LoadedRevision
 from reconciler.shell.store import Store
 from reconciler.simulator import server as simulator_server
 from reconciler.simulator.fleet import Device as SimulatedDevice

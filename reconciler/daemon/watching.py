@@ -21,7 +21,7 @@ from reconciler.app.planning import plan_revision
 from reconciler.app.verdicts import History, judge_revision
 from reconciler.core.presenting.text import plan_text, problems_summary, problems_text
 from reconciler.errors import ReconcilerError
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 
 from .config import DaemonConfig
 from .reconciling import Reconciler

@@ -20,7 +20,7 @@ from reconciler.core.loading import load_file
 from reconciler.core.models import AccountFile, PriceListsFile, SelectionFile, UcaasFile, kind_of
 from reconciler.core.problems import Origin, Problem, error
 from reconciler.shell import history
-from reconciler.shell.loading import LoadedRevision
+from reconciler.shell.revisions import LoadedRevision
 
 SELECTIONS = "rentals/selections/"
 

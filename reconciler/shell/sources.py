@@ -3,7 +3,7 @@
 Where it sits: the one way in for fleet repositories. `read_revision(path, rev)` returns every
 file under the fleet root (which may be a subdirectory of a git work tree) with its git blob id;
 with a revision, the files come straight from git objects (`git ls-tree` + one `git cat-file
---batch`), without a checkout. The blob ids let the loader (`shell.loading.FleetLoader`) parse
+--batch`), without a checkout. The blob ids let the loader (`shell.revisions.FleetLoader`) parse
 each distinct file once. git is driven through GitPython's command wrapper; git's errors become
 `SourceError`s here, where they enter. Working-tree files are opened through `shell.files.open_regular`:
 a pipe, a device or a socket in the tree is refused by name before it is read, and a file's size

@@ -18,7 +18,7 @@ from reconciler.core.plans import Status
 from reconciler.core.results import DeviceOutcome, FleetResult
 from reconciler.shell.clock import VirtualClock
 from reconciler.shell.drivers.fake import FakeDriver, FakeRouter
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 from reconciler.shell.store import Store
 from tests.conftest import small_fleet
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconciler.core.diffs import KeyChange
+from reconciler.core.config_diffs import KeyChange
 from reconciler.core.observed import FORMAT, ObservedDevice, ObservedSnapshot
 from reconciler.core.plans import Action, ActionKind, DevicePlan, Plan, Status
 from reconciler.core.presenting.redaction import redact_plan, redact_snapshot

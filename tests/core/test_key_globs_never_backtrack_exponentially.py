@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import re
 
-from reconciler.core.diffs import KeyGlobs
+from reconciler.core.config_diffs import KeyGlobs
 
 
 def reference(pattern: str, key: str) -> bool:

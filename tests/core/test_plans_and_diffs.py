@@ -11,13 +11,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.changes import ChangeKind, RevisionDiff, diff_revisions
-from reconciler.core.diffs import KeyChange
+from reconciler.core.config_diffs import KeyChange
 from reconciler.core.observed import ObservedSnapshot
 from reconciler.core.plans import ActionKind, PacketRef, Plan, Status, plan_fleet, plan_from_data, plan_to_data
 from reconciler.core.presenting.markdown import diff_markdown, plan_markdown
 from reconciler.core.presenting.text import plan_text
 from reconciler.core.rendering import DesiredState, Renderer
+from reconciler.core.revision_diffs import ChangeKind, RevisionDiff, diff_revisions
 from tests.conftest import build, small_fleet, with_sealed_admin_password
 
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)

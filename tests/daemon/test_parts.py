@@ -15,7 +15,7 @@ from reconciler.daemon import logs, obligations, tokens, webhooks
 from reconciler.daemon.config import load_config, seconds
 from reconciler.daemon.following import Follower, resolve_source
 from reconciler.errors import ConfigError, SourceError, UsageError
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 from reconciler.shell.store import Store
 from tests.conftest import GitRepo, run_cli, small_fleet, write_tree
 

@@ -17,7 +17,7 @@ from reconciler.core.fleets import Fleet
 from reconciler.errors import PermanentError
 from reconciler.shell.drivers import Target
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 from reconciler.shell.targets import CredentialsFile, Unsealer, targets
 from tests.conftest import run_cli as run
 from tests.conftest import small_fleet, write_tree

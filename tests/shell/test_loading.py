@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.shell.loading import FleetLoader, LoadedRevision
+from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from tests.conftest import DEVICES_YAML, small_fleet, write_tree
 
 BROKEN_DEVICE = DEVICES_YAML.replace("fields: {lan_network: 192.168.11.0/24}", "fields: {vlan: 7}")

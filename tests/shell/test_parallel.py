@@ -12,8 +12,8 @@ from bench.fleetgen import generate
 from bench.snapshots import synthesize
 from reconciler import app
 from reconciler.core.observed import snapshot_json
-from reconciler.shell.loading import FleetLoader
 from reconciler.shell.parallel import MIN_PARALLEL, map_slices
+from reconciler.shell.revisions import FleetLoader
 
 
 def tagged(state: str, names: Sequence[str]) -> list[tuple[str, int]]:

@@ -9,7 +9,7 @@ import pytest
 from reconciler.core import limits
 from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.errors import NotAFleetRepository, RevisionNotFound
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 from reconciler.shell.sources import WORKING_TREE, blob_id, read_revision
 from tests.conftest import GitRepo, small_fleet, write_tree
 

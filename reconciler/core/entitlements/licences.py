@@ -43,10 +43,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from reconciler.core.building import APPROVAL_ABOVE
 from reconciler.core.entitlements.models.licences import LicenceFile, LicencesFile, LicenceTerms
 from reconciler.core.fleets import Fleet, Located
 from reconciler.core.problems import Origin, Problem, error, warning
-from reconciler.core.validation import APPROVAL_ABOVE
 
 ACTIVATION_MONTHS = 24  # D0.31
 TRIAL_DAYS = 45  # D0.33

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.core.changes import DeviceChange, RevisionDiff
-from reconciler.core.diffs import KeyChange
+from reconciler.core.config_diffs import KeyChange
 from reconciler.core.plans import Plan, plan_to_data
 from reconciler.core.problems import Problem
 from reconciler.core.rendering import DesiredState
+from reconciler.core.revision_diffs import DeviceChange, RevisionDiff
 from reconciler.core.secrets import redact, redact_change
 
 

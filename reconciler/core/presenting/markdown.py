@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.core.changes import DeviceChange, RevisionDiff
 from reconciler.core.plans import DevicePlan, Plan
 from reconciler.core.presenting.text import (
     change_details,
@@ -22,6 +21,7 @@ from reconciler.core.presenting.text import (
     unknown_lines,
 )
 from reconciler.core.problems import Problem
+from reconciler.core.revision_diffs import DeviceChange, RevisionDiff
 
 COMMENT_LIMIT = 65_536
 KEYS_PER_DEVICE = 200

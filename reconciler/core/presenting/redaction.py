@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.core.diffs import KeyChange
+from reconciler.core.config_diffs import KeyChange
 from reconciler.core.observed import ObservedDevice, ObservedSnapshot
 from reconciler.core.plans import Action, DevicePlan, Plan
 from reconciler.core.secrets import Redactor

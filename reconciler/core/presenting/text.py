@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from reconciler.core.changes import ChangeKind, DeviceChange, RevisionDiff
-from reconciler.core.diffs import KeyChange
+from reconciler.core.config_diffs import KeyChange
 from reconciler.core.plans import DevicePlan, Plan, Status
 from reconciler.core.problems import Problem
 from reconciler.core.rendering import DesiredState
+from reconciler.core.revision_diffs import ChangeKind, DeviceChange, RevisionDiff
 from reconciler.core.secrets import redact, redact_change
 
 _MARK = {ChangeKind.ADDED: "+", ChangeKind.REMOVED: "-", ChangeKind.CHANGED: "~"}

@@ -1,6 +1,6 @@
 """Sandboxed Jinja2 for untrusted router templates, bounded by a deterministic budget.
 
-Where it sits: the core's `validation` builds one `TemplateSet` per revision from the template
+Where it sits: the core's `building` builds one `TemplateSet` per revision from the template
 files it was handed (name -> source, the project's template library included) and checks every
 template with it (`check` for syntax, `undeclared_variables` against the declared fields);
 `rendering` renders each device with that set (`render(name, context)`; `closure` names the

@@ -3,7 +3,7 @@
 `templatesets` turns every exception of a compile or render into a `TemplateProblem`: the kind
 ("syntax", "render", "budget" for `BudgetExceeded`, "security" for what the sandbox refuses), a
 message no longer than `_MAX_MESSAGE`, and the template and line it happened at, taken from the
-innermost template frame of the traceback. The core's `validation` and `rendering` turn it into
+innermost template frame of the traceback. The core's `building` and `rendering` turn it into
 the project's own `Problem`.
 """
 

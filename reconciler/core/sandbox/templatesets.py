@@ -2,7 +2,7 @@
 
 One `SandboxEnvironment` per set compiles each template once (and caches its parsed tree for the
 questions that need no render). `render` runs one template under a fresh `Meter` and bounds its
-output; `check`, `undeclared_variables` and `closure` answer the core's `validation` and change
+output; `check`, `undeclared_variables` and `closure` answer the core's `building` and change
 detection without rendering. Every failure leaves as a `TemplateProblem` (`problems`).
 """
 

@@ -15,7 +15,7 @@ from reconciler.core.rollouts.previews import preview_rollout
 from reconciler.core.rollouts.timing import Pace
 from reconciler.core.rollouts.waves import plan_waves
 from reconciler.core.rollouts.windows import in_window
-from reconciler.shell.loading import FleetLoader
+from reconciler.shell.revisions import FleetLoader
 from tests.conftest import EXAMPLE
 
 DUBAI = ZoneInfo("Asia/Dubai")

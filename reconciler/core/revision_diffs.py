@@ -1,6 +1,6 @@
 """Changes: two revisions of a fleet in, what changes per device out (the diff a pull request gets).
 
-Where it sits: `reconciler diff --base A --head B` builds both fleets (`validation`), gives each a
+Where it sits: `reconciler diff --base A --head B` builds both fleets (`building`), gives each a
 `Renderer`, and calls `diff_revisions`, which takes three steps:
 
 - `diff_work` sorts the devices: those only the base has are removed; with `incremental` (the
@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reconciler.core.config_diffs import KeyChange, diff_desired
 from reconciler.core.configs import ParsedConfig
-from reconciler.core.diffs import KeyChange, diff_desired
 from reconciler.core.fleets import Device
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
 from reconciler.core.slices import SliceMapper, serial

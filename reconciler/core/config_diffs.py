@@ -2,7 +2,7 @@
 
 Where it sits: `plans` compares a device's desired configuration with the one its router reports
 (`diff_against_observed`, honouring merge/replace mode, owned lists, volatile and write-only
-keys); `changes` compares the desired configurations of two revisions (`diff_desired`).
+keys); `revision_diffs` compares the desired configurations of two revisions (`diff_desired`).
 A `KeyChange` says what the key is now (`old`) and what it should become (`new`); `None` means
 absent. Values may carry secret markers: present them through `secrets.redact_change`.
 """

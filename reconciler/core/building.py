@@ -1,6 +1,6 @@
 """Validation: every loaded file of a revision in, a resolved `Fleet` and every problem out.
 
-Where it sits: the shell loads and caches one `LoadedFile` per YAML file (`shell.loading`), then
+Where it sits: the shell loads and caches one `LoadedFile` per YAML file (`shell.revisions`), then
 calls `build_fleet`; `validate` in the CLI, `render`, `diff`, `plan` and the daemon all start here.
 Checks report problems (never raise) so one run shows all of them. `build_fleet` orchestrates
 them; the checks live by concern:
@@ -27,34 +27,25 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.core.addresschecks import plain_http_problems
+from reconciler.core.collecting import Collected, collect
+from reconciler.core.digests import canonical_json, digest, packet_digest
 from reconciler.core.fieldchecks import FieldChecker, Shared
-from reconciler.core.fleets import (
+from reconciler.core.fleets import Device, Fleet, Located, Packet, SourceFile, Template
+from reconciler.core.loading import LoadedFile
+from reconciler.core.membership import group_members, memberships
+from reconciler.core.memos import DeviceMemo, Resolution
+from reconciler.core.models import DeviceSpec, FleetSpec, SealedSecret, Variant, kind_of
+from reconciler.core.models.common import normalized_address
+from reconciler.core.paths import directory_of, packet_files
+from reconciler.core.precedence import (
     DEFAULTS,
     DEVICE,
-    Collected,
-    Device,
-    Fleet,
     Layered,
-    Located,
-    Packet,
     Precedence,
-    SourceFile,
-    Template,
-    canonical_json,
-    collect,
-    digest,
-    directory_of,
-    group_members,
     layer_of,
-    memberships,
-    packet_digest,
-    packet_files,
     resolve_secrets,
     template_defaults,
 )
-from reconciler.core.loading import LoadedFile
-from reconciler.core.models import DeviceSpec, FleetSpec, SealedSecret, Variant, kind_of
-from reconciler.core.models.common import normalized_address
 from reconciler.core.problems import Origin, Problem, closest, did_you_mean, error, warning
 from reconciler.core.references import (
     Catalog,
@@ -74,46 +65,6 @@ SERVER_MAX = 1_500
 DATACENTER_MIN = 1_000
 DATACENTER_MAX = 20_000
 APPROVAL_ABOVE = 5_000
-
-
-@dataclass(frozen=True, slots=True)
-class _Resolution:
-    """What resolving one device found, to replay when the same spec is built again."""
-
-    spec: DeviceSpec  # held so its id stays unique while remembered
-    groups: tuple[str, ...]
-    group_contents: tuple[str, ...]  # digests of those groups' specs: a changed group invalidates the entry
-    device: Device
-    problems: tuple[Problem, ...]
-    shared: tuple[Shared, ...]  # wrong values from groups or defaults it is counted among
-    invalid: bool
-
-
-class DeviceMemo:
-    """Resolved devices, valid for builds of one environment (see `fleets.environment_key`).
-
-    Within an environment (the same fleet.yaml, sites, templates, resources, secrets, and the same
-    groups with the same members and selectors), what a device resolves to is a function of its
-    own spec and of the content of the groups it belongs to. A build after a change to one devices
-    file, or to the fields of one group, reuses every device the change does not touch.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, _Resolution] = {}
-
-    def get(self, spec: DeviceSpec, groups: tuple[str, ...], contents: tuple[str, ...]) -> _Resolution | None:
-        entry = self._entries.get(id(spec))
-        if entry is None or entry.spec is not spec or entry.groups != groups or entry.group_contents != contents:
-            return None
-        return entry
-
-    def put(self, entry: _Resolution) -> None:
-        self._entries[id(entry.spec)] = entry
-
-    def retain(self, devices: Iterable[Device]) -> None:
-        """Forget every device but these (those of the builds the caller still keeps)."""
-        keep = {id(device) for device in devices}
-        self._entries = {key: entry for key, entry in self._entries.items() if id(entry.device) in keep}
 
 
 @dataclass(frozen=True)
@@ -320,11 +271,11 @@ class _Builder:
             self.invalid.add(spec.name)
         device = _device(spec, item.origin, names, layered, merged, self.catalog.sites)
         if self.memo is not None:
-            self.memo.put(_Resolution(spec, names, group_contents, device, tuple(self.problems[first_problem:]),
+            self.memo.put(Resolution(spec, names, group_contents, device, tuple(self.problems[first_problem:]),
                                       tuple(shared), spec.name in self.invalid))
         return device
 
-    def _replay(self, known: _Resolution, fields: FieldChecker) -> Device:
+    def _replay(self, known: Resolution, fields: FieldChecker) -> Device:
         """A device resolved by an earlier build of the same environment: its findings, again."""
         self.problems.extend(known.problems)
         for entry in known.shared:

@@ -1,7 +1,7 @@
 """Loading fleet revisions: files from `sources` in, a built fleet (and its renderer) out.
 
 Where it sits: between `sources` (bytes of a revision) and the pure core (`documents`,
-`loading`, `validation`, `rendering`). A `FleetLoader` keeps every file it validated, keyed by
+`loading`, `building`, `rendering`). A `FleetLoader` keeps every file it validated, keyed by
 path and git blob id, so a diff reads each distinct file once and a long-lived process (the
 daemon) re-parses only the files a new commit changed. The garbage collector is paused during the
 bulk load: the parsed documents are long-lived, so scanning them over and over is wasted work.
@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from reconciler.core.building import FleetBuild, build_fleet
+from reconciler.core.digests import digest
 from reconciler.core.documents import parse_yaml, too_large
-from reconciler.core.fleets import digest, environment_key
 from reconciler.core.loading import LoadedFile, load_file, locate_problems
+from reconciler.core.memos import DeviceMemo, HashMemo, environment_key
 from reconciler.core.models import GroupsFile, kind_of
 from reconciler.core.problems import Problem, sort_key
-from reconciler.core.rendering import HashMemo, Renderer
-from reconciler.core.validation import DeviceMemo, FleetBuild, build_fleet
+from reconciler.core.rendering import Renderer
 from reconciler.shell.library import project_library
 from reconciler.shell.sources import RevisionFiles, read_revision
 
