@@ -31,7 +31,7 @@ from reconciler.shell.store import Store
 from . import autoupdate, licensing, openapi, tokens, views, webhooks
 from .listening import Connections
 from .metrics import CONTENT_TYPE, Metrics
-from .problems import TITLES, Problem
+from .problems import TITLES, HttpProblem
 from .reconciling import Reconciler
 from .supervision import LoopHealth
 from .tokens import Principal, Role
@@ -66,18 +66,18 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     """Every error as a problem body; an unexpected exception is logged and answered 500 without details."""
     try:
         return await handler(request)
-    except Problem:
+    except HttpProblem:
         raise
     except (ConnectionError, web.RequestPayloadError) as exc:  # the client went away or broke off its body
         log.debug("%s %s: the client broke off the request: %s", request.method, request.path, exc)
-        raise Problem(400, "Bad Request", "the request body was cut off") from None
+        raise HttpProblem(400, "Bad Request", "the request body was cut off") from None
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        raise Problem(exc.status, TITLES.get(exc.status, exc.reason), exc.text or "") from None
+        raise HttpProblem(exc.status, TITLES.get(exc.status, exc.reason), exc.text or "") from None
     except Exception:
         log.exception("internal error answering %s %s", request.method, request.path)
-        raise Problem(500, "Internal Server Error", "the error is in the daemon's log") from None
+        raise HttpProblem(500, "Internal Server Error", "the error is in the daemon's log") from None
 
 
 @web.middleware
@@ -85,11 +85,11 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     if request.path.startswith("/api/v1/") and request.path not in PUBLIC:
         principal = tokens.authenticate(request.app[DAEMON].store, request.headers.get("Authorization"))
         if principal is None:
-            raise Problem(401, "Unauthorized", "a valid bearer token is needed: Authorization: Bearer <token> "
+            raise HttpProblem(401, "Unauthorized", "a valid bearer token is needed: Authorization: Bearer <token> "
                           "(reconciler token create)", headers={"WWW-Authenticate": "Bearer"})
         refused = licensing.api_licence_problem(request.app[DAEMON].reconciler.good, clock.now())
         if refused is not None:
-            raise Problem(403, "Forbidden", refused)
+            raise HttpProblem(403, "Forbidden", refused)
         request[PRINCIPAL] = principal
     return await handler(request)
 
@@ -97,7 +97,7 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
 def require(request: web.Request, role: Role) -> Principal:
     principal: Principal = request[PRINCIPAL]
     if not principal.allows(role):
-        raise Problem(403, "Forbidden", f"this needs the {role.value} role; the token {principal.name!r} is "
+        raise HttpProblem(403, "Forbidden", f"this needs the {role.value} role; the token {principal.name!r} is "
                       f"{principal.role.value}")
     return principal
 
@@ -111,7 +111,7 @@ def _int(request: web.Request, name: str, default: int, maximum: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or not 0 <= int(raw) <= maximum:
-        raise Problem(400, "Bad Request", f"query parameter {name}: a whole number 0–{maximum}, not {raw!r}")
+        raise HttpProblem(400, "Bad Request", f"query parameter {name}: a whole number 0–{maximum}, not {raw!r}")
     return int(raw)
 
 
@@ -122,7 +122,7 @@ async def _read_body(request: web.Request) -> bytes:
         async with asyncio.timeout(seconds):
             return await request.read()
     except TimeoutError:
-        raise Problem(408, "Request Timeout", f"the request body did not arrive within {seconds:g}s") from None
+        raise HttpProblem(408, "Request Timeout", f"the request body did not arrive within {seconds:g}s") from None
 
 
 def _parse_json(body: bytes) -> Any:
@@ -134,7 +134,7 @@ def _parse_json(body: bytes) -> Any:
     else:
         deep = _depth(parsed) > MAX_DEPTH
     if deep:
-        raise Problem(400, "Bad Request", f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+        raise HttpProblem(400, "Bad Request", f"the JSON body is nested deeper than {MAX_DEPTH} levels")
     return parsed
 
 
@@ -162,7 +162,7 @@ async def devices(request: web.Request) -> web.Response:
     fleet = daemon.reconciler.good.build.fleet if daemon.reconciler.good else None
     query = {key: request.query[key] for key in ("group", "model", "site", "status") if key in request.query}
     if "status" in query and query["status"] not in views.DEVICE_STATUSES:
-        raise Problem(400, "Bad Request", f"query parameter status: one of {', '.join(views.DEVICE_STATUSES)}, "
+        raise HttpProblem(400, "Bad Request", f"query parameter status: one of {', '.join(views.DEVICE_STATUSES)}, "
                       f"not {query['status']!r}")
     limit, offset = _int(request, "limit", 1000, 20_000), _int(request, "offset", 0, 10**9)
     found: list[dict[str, Any]] = []
@@ -181,7 +181,7 @@ async def device(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     fleet = daemon.reconciler.good.build.fleet if daemon.reconciler.good else None
     if fleet is None or name not in fleet.devices:
-        raise Problem(404, "Not Found", f"no device named {name!r} in the revision being reconciled")
+        raise HttpProblem(404, "Not Found", f"no device named {name!r} in the revision being reconciled")
     status = daemon.reconciler.status
     planned = views.plan_index(status.plan).get(name)
     body = views.device_detail(fleet.devices[name], status.devices.get(name), planned, daemon.store.device_state(name),
@@ -200,7 +200,7 @@ async def groups(request: web.Request) -> web.Response:
 async def plan(request: web.Request) -> web.Response:
     current = _daemon(request).reconciler.status.plan
     if current is None:
-        raise Problem(404, "Not Found", "no plan yet: the first reconcile cycle has not finished")
+        raise HttpProblem(404, "Not Found", "no plan yet: the first reconcile cycle has not finished")
     return web.json_response(data.plan_data(current))
 
 
@@ -210,12 +210,13 @@ async def drift(request: web.Request) -> web.Response:
     return web.json_response({
         "self_heal": daemon.reconciler.status.self_heal,
         "devices": [{"device": name, "summary": summary} for name, summary in sorted(current.items())],
-        "history": daemon.store.drift_history(_int(request, "limit", 100, 10_000)),
+        "history": [record.as_dict() for record in daemon.store.drift_history(_int(request, "limit", 100, 10_000))],
     })
 
 
 async def runs(request: web.Request) -> web.Response:
-    return web.json_response({"runs": _daemon(request).store.runs(_int(request, "limit", 20, 1000))})
+    found = _daemon(request).store.runs(_int(request, "limit", 20, 1000))
+    return web.json_response({"runs": [run.as_dict() for run in found]})
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -248,7 +249,7 @@ async def git_webhook(request: web.Request) -> web.Response:
     if sender is None:
         detail = ("no webhook secret is configured (webhooks.secret_file in the daemon config)"
                   if not daemon.webhook_secret else "missing or wrong signature")
-        raise Problem(401, "Unauthorized", detail)
+        raise HttpProblem(401, "Unauthorized", detail)
     try:
         payload = _parse_json(body)
     except ValueError:
@@ -264,7 +265,7 @@ async def git_webhook(request: web.Request) -> web.Response:
 
 async def list_tokens(request: web.Request) -> web.Response:
     require(request, Role.ADMIN)
-    return web.json_response({"tokens": _daemon(request).store.tokens()})
+    return web.json_response({"tokens": [token.as_dict() for token in _daemon(request).store.tokens()]})
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -273,11 +274,11 @@ async def create_token(request: web.Request) -> web.Response:
     body = await _json_body(request)
     role, name = body.get("role"), body.get("name")
     if not isinstance(role, str) or (name is not None and not isinstance(name, str)):
-        raise Problem(400, "Bad Request", "expected {\"role\": \"viewer|operator|admin\", \"name\": \"optional\"}")
+        raise HttpProblem(400, "Bad Request", "expected {\"role\": \"viewer|operator|admin\", \"name\": \"optional\"}")
     try:
         made, secret = tokens.create(daemon.store, role, name, f"token:{principal.name}")
     except UsageError as exc:  # a bad role or name, a name taken
-        raise Problem(400, "Bad Request", str(exc)) from None
+        raise HttpProblem(400, "Bad Request", str(exc)) from None
     daemon.store.audit(f"token:{principal.name}", "token-create", [], None, f"{made} ({role})")
     return web.json_response({"name": made, "role": role, "token": secret}, status=201)
 
@@ -287,20 +288,20 @@ async def revoke_token(request: web.Request) -> web.Response:
     daemon = _daemon(request)
     name = request.match_info["name"]
     if not daemon.store.revoke_token(name):
-        raise Problem(404, "Not Found", f"no live token named {name!r}")
+        raise HttpProblem(404, "Not Found", f"no live token named {name!r}")
     daemon.store.audit(f"token:{principal.name}", "token-revoke", [], None, name)
     return web.Response(status=204)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
-        raise Problem(415, "Unsupported Media Type", "send application/json")
+        raise HttpProblem(415, "Unsupported Media Type", "send application/json")
     try:
         body = _parse_json(await _read_body(request))
     except ValueError:
-        raise Problem(400, "Bad Request", "the body is not JSON") from None
+        raise HttpProblem(400, "Bad Request", "the body is not JSON") from None
     if not isinstance(body, dict):
-        raise Problem(400, "Bad Request", "the body must be a JSON object")
+        raise HttpProblem(400, "Bad Request", "the body must be a JSON object")
     return body
 
 

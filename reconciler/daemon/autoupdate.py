@@ -29,7 +29,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.shell.revisions import LoadedRevision
 from reconciler.shell.targets import Unsealer
 
-from .problems import Problem, problem
+from .problems import HttpProblem, problem
 
 LIST_PATH = "/autoupdate/list.txt"
 PACKET_PREFIX = "/autoupdate/packets/"
@@ -120,5 +120,5 @@ def add_routes(app: web.Application, packets: Packets) -> None:
 
 def _check(request: web.Request, packets: Packets) -> None:
     if not packets.authorized(request):
-        raise Problem(401, "Unauthorized", "the auto-update endpoint needs the configured user and password",
+        raise HttpProblem(401, "Unauthorized", "the auto-update endpoint needs the configured user and password",
                       headers={"WWW-Authenticate": 'Basic realm="reconciler auto-update"'})

@@ -39,8 +39,8 @@ def token_create(data_dir: Path, role: str, name: str | None) -> Outcome:
 
 def token_list(data_dir: Path) -> Outcome:
     rows = Store(data_dir).tokens()
-    lines = [f"{row['name']:<24} {row['role']:<9} created {row['created_at']} by {row['created_by']}"
-             + (f"  REVOKED {row['revoked_at']}" if row["revoked_at"] else "") for row in rows]
+    lines = [f"{row.name:<24} {row.role:<9} created {row.created_at} by {row.created_by}"
+             + (f"  REVOKED {row.revoked_at}" if row.revoked_at else "") for row in rows]
     return Outcome("\n".join(lines) + "\n" if lines else "no tokens\n")
 
 

@@ -1,6 +1,6 @@
 """Error answers of the daemon's HTTP side as RFC 9457 problem bodies (`application/problem+json`).
 
-Where it sits: `api` and `autoupdate` raise `Problem`; `api.problems` (a middleware) turns every
+Where it sits: `api` and `autoupdate` raise `HttpProblem`; `api.problems` (a middleware) turns every
 other error into one, so a client never sees a traceback or an HTML error page.
 """
 
@@ -16,7 +16,7 @@ TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not F
           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
-class Problem(web.HTTPException):
+class HttpProblem(web.HTTPException):
     """An error answer as an RFC 9457 problem body."""
 
     def __init__(self, status: int, title: str, detail: str = "", headers: dict[str, str] | None = None) -> None:
@@ -25,5 +25,5 @@ class Problem(web.HTTPException):
         super().__init__(headers=headers, text=json.dumps(body), content_type=MEDIA_TYPE)
 
 
-def problem(status: int, detail: str) -> Problem:
-    return Problem(status, TITLES[status], detail)
+def problem(status: int, detail: str) -> HttpProblem:
+    return HttpProblem(status, TITLES[status], detail)

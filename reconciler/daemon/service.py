@@ -124,10 +124,10 @@ async def _flush_log_bursts(stop: asyncio.Event) -> None:
 
 def _revoke_demo_tokens(store: Store, why: str) -> None:
     """The admin token `--simulate` made is valid only while that daemon runs."""
-    for row in store.tokens():
-        if row["created_by"] == DEMO_TOKEN_MAKER and not row["revoked_at"] and store.revoke_token(row["name"]):
-            store.audit(ACTOR, "token-revoke", [], None, row["name"], f"the demo token: {why}")
-            log.info("demo token %s revoked: %s", row["name"], why)
+    for token in store.tokens():
+        if token.created_by == DEMO_TOKEN_MAKER and token.live and store.revoke_token(token.name):
+            store.audit(ACTOR, "token-revoke", [], None, token.name, f"the demo token: {why}")
+            log.info("demo token %s revoked: %s", token.name, why)
 
 
 def _write_url(data_dir: Path, url: str, stack: contextlib.AsyncExitStack) -> None:
@@ -232,7 +232,7 @@ def _announce(config: DaemonConfig, url: str, store: Store,
         print(f"  token     {token}   (admin, valid while this demo runs: {name})", flush=True)
         print(f"  try       curl -H 'Authorization: Bearer {token}' {url}/api/v1/status", flush=True)
     else:
-        live = sum(1 for row in store.tokens() if not row["revoked_at"])
+        live = sum(1 for token in store.tokens() if token.live)
         hint = f"reconciler token create --role admin --data-dir {config.data_dir}"
         print(f"  tokens    {live} live" + ("" if live else f": none yet, make one with `{hint}`"), flush=True)
 

@@ -8,12 +8,12 @@ only names, places, versions, outcomes and summaries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.core.fleets import Device, Fleet
 from reconciler.core.plans import DevicePlan, Plan
-from reconciler.shell.store import DeviceState
+from reconciler.shell.store import DeviceEvent, DeviceState, DriftRecord
 
 from .status import DaemonStatus
 
@@ -66,8 +66,8 @@ def device_summary(device: Device, current: str | None, state: DeviceState | Non
 
 
 def device_detail(device: Device, current: str | None, planned: DevicePlan | None, state: DeviceState | None,
-                  drift: Mapping[str, str], events: list[dict[str, Any]],
-                  drift_history: list[dict[str, Any]]) -> dict[str, Any]:
+                  drift: Mapping[str, str], events: Sequence[DeviceEvent],
+                  drift_history: Sequence[DriftRecord]) -> dict[str, Any]:
     """D0.8/D0.9: serial, model, firmware, location, last connection, last outcome, recent events.
 
     `actions` are what the last plan found to do (done since, if the status is in-sync)."""
@@ -88,8 +88,8 @@ def device_detail(device: Device, current: str | None, planned: DevicePlan | Non
                     for a in (planned.actions if planned else ())],
         "notes": list(planned.notes) if planned else [],
         "drift": drift.get(device.name),
-        "events": events,
-        "drift_history": drift_history,
+        "events": [event.as_dict() for event in events],
+        "drift_history": [record.as_dict() for record in drift_history],
     }
 
 

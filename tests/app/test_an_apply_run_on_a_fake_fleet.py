@@ -60,7 +60,7 @@ def test_a_factory_fleet_converges_in_one_journaled_audited_run(fleet_dir: Fleet
     assert driver.routers["24130001"].config["administration.hostnames.hostname"] == "ber-r01"
     store = session.store
     [run] = store.runs()
-    assert (run["id"], run["status"], run["counts"]) == (result.run, "done", {"converged": 3})
+    assert (run.id, run.status, run.counts) == (result.run, "done", {"converged": 3})
     [row] = store.audit_rows()
     assert (row.action, row.run, row.devices, row.outcome) == ("apply", result.run, tuple(sorted(SERIALS)),
                                                                "3 converged")
@@ -93,4 +93,4 @@ def test_a_stopped_run_starts_no_router_and_is_recorded_as_interrupted(fleet_dir
     result = _apply(session, driver, stop)
     assert result.interrupted and result.counts == {DeviceOutcome.INTERRUPTED: 3}
     assert all(call == "fetch" for router in driver.routers.values() for call in router.calls)
-    assert session.store.runs()[0]["status"] == "interrupted"
+    assert session.store.runs()[0].status == "interrupted"

@@ -96,7 +96,7 @@ def test_drift_by_hand_is_reported_without_self_heal(tmp_path: Path) -> None:
     assert list(status.drift) == ["ber-r02"] and "configuration" in status.drift["ber-r02"]
     assert status.devices["ber-r02"] is RouterStatus.CHANGES
     assert rig.router("ber-r02").config[NTP] == "by-hand.example.net"
-    assert [(row["device"], row["action"]) for row in rig.reconciler.store.drift_history()] == [("ber-r02",
+    assert [(row.device, row.action) for row in rig.reconciler.store.drift_history()] == [("ber-r02",
                                                                                                 "reported")]
 
 
@@ -109,7 +109,7 @@ def test_drift_by_hand_is_corrected_with_self_heal(tmp_path: Path) -> None:
     assert rig.router("ber-r02").config[NTP] == "ntp.eu.example.net"
     assert rig.reconciler.status.last_cycle is not None
     assert rig.reconciler.status.last_cycle.outcomes == {DeviceOutcome.CONVERGED.value: 1}
-    assert rig.reconciler.store.drift_history()[0]["action"] == "corrected"
+    assert rig.reconciler.store.drift_history()[0].action == "corrected"
 
 
 def test_a_revision_with_one_device_failing_to_render_is_applied_to_no_router(tmp_path: Path) -> None:
@@ -159,4 +159,4 @@ def test_a_revision_that_lapses_with_time_is_not_undone_and_nothing_more_is_appl
     assert "no longer passes validation" in (status.lapsed or "") and "licence" in (status.lapsed or "")
     assert rig.router("ber-r02").config[NTP] == "by-hand.example.net"  # not corrected
     assert rig.router("ber-r01").config[NTP] == "ntp.eu.example.net"  # nothing undone
-    assert rig.reconciler.store.drift_history()[0]["action"] == "reported"
+    assert rig.reconciler.store.drift_history()[0].action == "reported"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def demo_token_rows(data_dir: Path) -> list[dict[str, object]]:
     store = Store(data_dir)
     try:
-        return [row for row in store.tokens() if row["created_by"] == "serve --simulate"]
+        return [row.as_dict() for row in store.tokens() if row.created_by == "serve --simulate"]
     finally:
         store.close()
 

@@ -57,5 +57,5 @@ def test_a_run_of_a_process_still_at_work_is_left_open(tmp_path: Path) -> None:
     run_id = store.start_run("reconcile", "daemon", "abc", None)
     store.record_step(run_id, "r1", "configuration", "started")
     assert store.close_interrupted_runs() == []
-    assert store.runs()[0]["status"] == "running"
+    assert store.runs()[0].status == "running"
     assert store.verify_audit() == []  # in progress is not a break

@@ -9,11 +9,13 @@ before them, and whose head is anchored in a file apart from the database (`anch
 A run a killed process left open is closed, with its audit row, on the next start.
 
 Modules: `database` (the SQLite store), `chain` (hashing and checking the audit rows),
-`anchor` (the head kept apart), `owners` (is a run's process still alive).
+`anchor` (the head kept apart), `owners` (is a run's process still alive), `records` (what it hands back).
 """
 
 from .anchor import FILE_NAME as ANCHOR_FILE_NAME
 from .chain import AuditRow
-from .database import FILE_NAME, ClosedRun, DeviceState, Store
+from .database import FILE_NAME, Store
+from .records import ClosedRun, DeviceEvent, DeviceState, DriftRecord, RunRecord, TokenRecord
 
-__all__ = ["ANCHOR_FILE_NAME", "FILE_NAME", "AuditRow", "ClosedRun", "DeviceState", "Store"]
+__all__ = ["ANCHOR_FILE_NAME", "FILE_NAME", "AuditRow", "ClosedRun", "DeviceEvent", "DeviceState", "DriftRecord",
+           "RunRecord", "Store", "TokenRecord"]

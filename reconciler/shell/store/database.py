@@ -17,7 +17,6 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from reconciler.shell.clock import SYSTEM, Clock
 from .anchor import Anchor, AnchorFile, anchor_path, mismatch
 from .chain import GENESIS, AuditRow, row_hash, verify_rows
 from .owners import is_alive, owner_token
+from .records import ClosedRun, DeviceEvent, DeviceState, DriftRecord, RunRecord, TokenRecord
 
 FILE_NAME = "state.sqlite3"
 SCHEMA_VERSION = 3  # 2: API tokens and drift history; 3: runs name their process, audit rows their run
@@ -106,29 +106,6 @@ create table if not exists audit_head (
     last_hash text not null
 );
 """
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceState:
-    name: str
-    serial: str
-    revision: str | None
-    desired_hash: str | None
-    config_hash: str | None
-    firmware: str | None
-    packets: Mapping[str, str] | None  # None: this store has no record of what is installed
-    last_seen: str | None
-    last_outcome: str | None
-    last_detail: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ClosedRun:
-    """A run a process left open when it died, closed on the next start with its audit row."""
-
-    id: int
-    kind: str
-    devices: tuple[str, ...]  # the routers it changed (or may have: a step had started)
 
 
 def _device_state(row: Sequence[Any]) -> DeviceState:
@@ -347,20 +324,20 @@ class Store:
         ).fetchall()
         return {row[0] for row in rows}
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest runs, newest first."""
         rows = self._db.execute(
             "select id, kind, actor, started_at, finished_at, revision, status, counts from runs"
             " order by id desc limit ?", (limit,)
         ).fetchall()
-        return [{"id": r[0], "kind": r[1], "actor": r[2], "started_at": r[3], "finished_at": r[4],
-                 "revision": r[5], "status": r[6], "counts": json.loads(r[7])} for r in rows]
+        return [RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])) for r in rows]
 
-    def device_events(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+    def device_events(self, name: str, limit: int = 20) -> list[DeviceEvent]:
         """The newest journal entries of one device (its steps in every run), newest first."""
         rows = self._db.execute(
             "select s.at, s.run_id, r.kind, s.step, s.outcome, s.detail from run_steps s join runs r on r.id = s.run_id"
             " where s.device = ? order by s.at desc limit ?", (name, limit)).fetchall()
-        return [{"at": r[0], "run": r[1], "kind": r[2], "step": r[3], "outcome": r[4], "detail": r[5]} for r in rows]
+        return [DeviceEvent(*row) for row in rows]
 
     # --- drift history -------------------------------------------------------------------------------------
 
@@ -371,13 +348,14 @@ class Store:
             db.executemany("insert into drift (at, device, revision, summary, action) values (?, ?, ?, ?, ?)",
                            [(now, name, revision, summary, action) for name, summary in sorted(devices.items())])
 
-    def drift_history(self, limit: int = 100, device: str | None = None) -> list[dict[str, Any]]:
+    def drift_history(self, limit: int = 100, device: str | None = None) -> list[DriftRecord]:
+        """Drift found, newest first (of one device, if given)."""
         query = "select at, device, revision, summary, action from drift"
         args: tuple[Any, ...] = ()
         if device is not None:
             query, args = query + " where device = ?", (device,)
         rows = self._db.execute(query + " order by id desc limit ?", (*args, limit)).fetchall()
-        return [{"at": r[0], "device": r[1], "revision": r[2], "summary": r[3], "action": r[4]} for r in rows]
+        return [DriftRecord(*row) for row in rows]
 
     # --- API tokens (stored hashed) -------------------------------------------------------------------------
 
@@ -395,11 +373,10 @@ class Store:
                                (digest,)).fetchone()
         return (row[0], row[1]) if row is not None else None
 
-    def tokens(self) -> list[dict[str, Any]]:
+    def tokens(self) -> list[TokenRecord]:
         rows = self._db.execute("select name, role, created_at, created_by, revoked_at from api_tokens"
                                 " order by created_at").fetchall()
-        return [{"name": r[0], "role": r[1], "created_at": r[2], "created_by": r[3], "revoked_at": r[4]}
-                for r in rows]
+        return [TokenRecord(*row) for row in rows]
 
     def revoke_token(self, name: str) -> bool:
         with self._transaction() as db:
