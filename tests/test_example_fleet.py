@@ -49,6 +49,15 @@ def test_example_validates_without_errors_or_warnings(capsys: pytest.CaptureFixt
     assert (code, result["errors"], result["warnings"], result["problems"]) == (0, 0, 0, [])
 
 
+@pytest.mark.parametrize("day", ["2026-12-15", "2027-03-31", "2027-06-30"])
+def test_example_stays_valid_for_months_so_a_later_clone_still_validates(
+        day: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's dated entitlements (demos, licences, credits) hold well into 2027: no error on these days."""
+    monkeypatch.setenv("RECONCILER_NOW", f"{day}T12:00:00+01:00")
+    assert main(["validate", str(EXAMPLE)]) == 0, capsys.readouterr().out
+    assert " 0 errors" in capsys.readouterr().out
+
+
 def test_example_is_realistic_in_size_and_variety(example: LoadedRevision) -> None:
     """About 60 devices, 4+ models, 4+ sites in three time zones, 5+ groups, 3+ templates (issue 2)."""
     fleet = example.build.fleet
