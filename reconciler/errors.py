@@ -16,7 +16,8 @@
     └── DriverError                 one router could not be talked to; never escapes: it becomes
         │                           that device's outcome, the other routers carry on
         ├── TemporaryError          worth retrying later: busy (503), timeouts, refused or reset
-        │                           connections, a router rebooting
+        │   │                       connections, a router rebooting
+        │   └── BusyError           it answered 503: reachable, busy (not offline)
         └── PermanentError          retrying will not help: wrong credentials, a rejected key,
                                     an answer that does not fit the API
 
@@ -97,6 +98,10 @@ class TemporaryError(DriverError):
     def __init__(self, message: str, device: str | None = None, delay: float | None = None) -> None:
         super().__init__(message, device)
         self.delay = delay
+
+
+class BusyError(TemporaryError):
+    """The router answered, but is busy (503): reachable, just not now."""
 
 
 class PermanentError(DriverError):

@@ -75,7 +75,8 @@ def works_for(session: Session, devices: Sequence[DevicePlan], saved: bool = Fal
                  (observed or {}).get(plan.serial)) for plan in devices]
 
 
-_LEFT_OUT = {Status.OFFLINE: DeviceOutcome.UNREACHABLE, Status.BLOCKED: DeviceOutcome.SKIPPED,
+_LEFT_OUT = {Status.OFFLINE: DeviceOutcome.UNREACHABLE, Status.BUSY: DeviceOutcome.BUSY,
+             Status.BLOCKED: DeviceOutcome.SKIPPED,
              Status.INVALID: DeviceOutcome.FAILED, Status.UNOBSERVED: DeviceOutcome.UNREACHABLE}
 
 

@@ -39,6 +39,7 @@ class ObservedDevice(BaseModel):
     model: str | None = None
     firmware: str | None = None
     online: bool = True
+    busy: bool = Field(default=False, description="it answered, but busy (503) after every retry: not offline")
     last_seen: dt.datetime | None = None
     packets: dict[str, str] | None = Field(
         default={}, description="installed update packets: name → content digest; null: not known (routers cannot "

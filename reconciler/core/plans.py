@@ -39,6 +39,7 @@ class Status(StrEnum):
     IN_SYNC = "in-sync"  # nothing to do
     CHANGES = "changes"  # actions to apply
     OFFLINE = "offline"  # last seen offline: actions wait until it is back
+    BUSY = "busy"  # it answered, busy (503) after every retry: actions wait
     UNOBSERVED = "unobserved"  # no observed state for its serial
     BLOCKED = "blocked"  # the router is not what the repository says (model)
     INVALID = "invalid"  # its desired state cannot be rendered
@@ -205,15 +206,24 @@ def plan_device(device: Device, rendered: DesiredState | RenderFailure, observed
     actions = _actions(rendered, observed, rules.volatile)
     base = replace(base, unknown=_unknown(rendered, observed))
     if not observed.online:  # what it reports is not known: no guard can judge its actions yet
-        seen = observed.last_seen.isoformat() if observed.last_seen else "never"
-        why = f": {observed.unreachable}" if observed.unreachable else ""
-        return _with(base, Status.OFFLINE, actions, (f"offline (last seen {seen}){why}",), observed_hash)
+        return _unreported(base, actions, observed, observed_hash)
     cut = [c for a in actions for c in a.changes if rules.guard(c.key)]
     if cut:
         keys = ", ".join(f"{c.key} {c.old or '(absent)'} -> {c.new or '(removed)'}" for c in cut[:3])
         note = f"would cut reconciler's access to the router ({keys}): refused (management.guard_keys)"
         return _with(base, Status.BLOCKED, actions, (note,), observed_hash)
     return _with(base, Status.CHANGES if actions else Status.IN_SYNC, actions, (), observed_hash)
+
+
+def _unreported(base: DevicePlan, actions: tuple[Action, ...], observed: ObservedDevice,
+                observed_hash: str) -> DevicePlan:
+    """A router that did not say what it runs: busy (it answered 503) or offline; its actions wait."""
+    why = f": {observed.unreachable}" if observed.unreachable else ""
+    if observed.busy:
+        return _with(base, Status.BUSY, actions, (f"busy, not offline: it answered but did not report its state{why}",),
+                     observed_hash)
+    seen = observed.last_seen.isoformat() if observed.last_seen else "never"
+    return _with(base, Status.OFFLINE, actions, (f"offline (last seen {seen}){why}",), observed_hash)
 
 
 def _with(base: DevicePlan, status: Status, actions: tuple[Action, ...] = (), notes: tuple[str, ...] = (),

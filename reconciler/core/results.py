@@ -18,6 +18,7 @@ class DeviceOutcome(StrEnum):
     CONVERGED = "converged"  # applied and verified
     FAILED = "failed"  # a step failed, or the verification found differences
     UNREACHABLE = "unreachable"  # could not be reached (after retries): try again later
+    BUSY = "busy"  # reachable, but busy (503) after every retry: try again later
     STALE = "stale"  # a saved plan: the router changed since the plan was made
     ALREADY = "already-applied"  # a saved plan: converged in an earlier run of the same plan
     IN_SYNC = "in-sync"  # nothing to do after all

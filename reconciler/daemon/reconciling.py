@@ -301,12 +301,13 @@ class Reconciler:
             self.store.record_matching(matching, commit)
 
     def _record_unreachable(self, plan: Plan) -> None:
+        """Routers not reached (offline, or busy: seen, but not now) are recorded and tried again sooner."""
         serials = {d.device: d.serial for d in plan.devices}
-        unreachable = [r for r in left_out(plan) if r.outcome is DeviceOutcome.UNREACHABLE]
-        for result in unreachable:
-            self.store.record_device(result.device, serials[result.device], result.outcome.value, result.detail)
-        self._retry = min(self._retry * 2, 3600.0) if unreachable and self._retry else (
-            FIRST_RETRY_S if unreachable else 0.0)
+        waiting = [r for r in left_out(plan) if r.outcome in (DeviceOutcome.UNREACHABLE, DeviceOutcome.BUSY)]
+        for result in waiting:
+            self.store.record_device(result.device, serials[result.device], result.outcome.value, result.detail,
+                                     seen=result.outcome is DeviceOutcome.BUSY)
+        self._retry = min(self._retry * 2, 3600.0) if waiting and self._retry else (FIRST_RETRY_S if waiting else 0.0)
 
     def _settle(self, plan: Plan, results: Sequence[DeviceResult], commit: str, stop: asyncio.Event) -> None:
         """The commit counts as applied once no reachable device is left with a change from it."""

@@ -22,6 +22,7 @@ class RouterStatus(StrEnum):
     IN_SYNC = "in-sync"
     CHANGES = "changes"  # something to apply (waiting: drift reported only, a stopped cycle, a stale plan)
     OFFLINE = "offline"
+    BUSY = "busy"  # it answered 503 after every retry: reachable, not offline
     UNOBSERVED = "unobserved"
     BLOCKED = "blocked"
     INVALID = "invalid"
@@ -32,6 +33,7 @@ class RouterStatus(StrEnum):
 # after applying, a router's status is what the apply found, not what the plan expected
 _AFTER_APPLY = {DeviceOutcome.CONVERGED: RouterStatus.IN_SYNC, DeviceOutcome.IN_SYNC: RouterStatus.IN_SYNC,
                 DeviceOutcome.FAILED: RouterStatus.FAILED, DeviceOutcome.UNREACHABLE: RouterStatus.OFFLINE,
+                DeviceOutcome.BUSY: RouterStatus.BUSY,
                 DeviceOutcome.STALE: RouterStatus.CHANGES, DeviceOutcome.INTERRUPTED: RouterStatus.CHANGES,
                 DeviceOutcome.SKIPPED: RouterStatus.CHANGES, DeviceOutcome.ALREADY: RouterStatus.IN_SYNC}
 

@@ -15,12 +15,11 @@ from reconciler.core.fleets import Device, Fleet
 from reconciler.core.plans import DevicePlan, Plan
 from reconciler.shell.store import DeviceEvent, DeviceState, DriftRecord
 
-from .status import DaemonStatus
+from .status import DaemonStatus, RouterStatus
 
 UNKNOWN = "unknown"  # a device no cycle has planned yet
 # a device's status in the API: the plan's, or what applying found (`reconciling`), or not planned yet
-DEVICE_STATUSES = ("in-sync", "changes", "offline", "unobserved", "blocked", "invalid", "unmanaged", "failed",
-                   UNKNOWN)
+DEVICE_STATUSES = (*(status.value for status in RouterStatus), UNKNOWN)
 
 
 def status_view(status: DaemonStatus) -> dict[str, Any]:

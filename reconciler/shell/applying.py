@@ -25,7 +25,7 @@ from reconciler.core.packets import build_packet, configuration_entry, packet_en
 from reconciler.core.plans import Action, ActionKind, DevicePlan, Rules, Status, plan_device
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
 from reconciler.core.results import DeviceOutcome, DeviceResult
-from reconciler.errors import DriverError, ReconcilerError, TemporaryError
+from reconciler.errors import BusyError, DriverError, ReconcilerError, TemporaryError
 from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import Driver, FirmwareStep, PacketStep, Target
 from reconciler.shell.observing import observe_device
@@ -121,7 +121,8 @@ async def apply_device(work: Work, context: Context) -> DeviceResult:
     try:
         outcome, detail, applied = await _apply(work, context, steps)
     except TemporaryError as exc:
-        outcome, detail = (DeviceOutcome.FAILED if steps else DeviceOutcome.UNREACHABLE), _failure(steps, exc)
+        unreached = DeviceOutcome.BUSY if isinstance(exc, BusyError) else DeviceOutcome.UNREACHABLE
+        outcome, detail = (DeviceOutcome.FAILED if steps else unreached), _failure(steps, exc)
     except (DriverError, ReconcilerError) as exc:
         outcome, detail = DeviceOutcome.FAILED, _failure(steps, exc)
     except Exception as exc:  # a bug must not stop the other devices
@@ -170,6 +171,8 @@ async def _prepare(work: Work, context: Context) -> _Ready | tuple[DeviceOutcome
         return DeviceOutcome.FAILED, "its desired state differs from the saved plan's: make a new plan"
     observed = work.observed or await observe_device(context.fleet, work.target, context.driver,
                                                      context.store.device_state(work.plan.device), context.clock)
+    if observed.busy:
+        return DeviceOutcome.BUSY, observed.unreachable or "busy"
     if not observed.online:
         return DeviceOutcome.UNREACHABLE, observed.unreachable or "unreachable"
     if work.saved_observed_hash is not None and observed.state_hash(context.rules.volatile) != work.saved_observed_hash:

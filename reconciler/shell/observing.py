@@ -18,7 +18,7 @@ from sys import intern
 from reconciler.core.configs import parse_config
 from reconciler.core.fleets import Fleet
 from reconciler.core.observed import FORMAT, ObservedDevice, ObservedSnapshot
-from reconciler.errors import DriverError
+from reconciler.errors import BusyError, DriverError
 from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import Driver, Target
 from reconciler.shell.store import DeviceState
@@ -37,7 +37,7 @@ async def observe_fleet(fleet: Fleet, targets: Mapping[str, Target], driver: Dri
         async with gate:
             observed = await observe_device(fleet, targets[name], driver, known.get(name), clock)
         if progress is not None:
-            progress(name, "online" if observed.online else "offline")
+            progress(name, "online" if observed.online else "busy" if observed.busy else "offline")
         return observed
 
     devices = await asyncio.gather(*(one(name) for name in fleet.devices))
@@ -49,6 +49,9 @@ async def observe_device(fleet: Fleet, target: Target, driver: Driver, known: De
     packets = dict(known.packets) if known is not None and known.packets is not None else None
     try:
         reading = await driver.fetch(target)
+    except BusyError as exc:  # it answered: seen now, and busy, not offline
+        return ObservedDevice(serial=target.serial, name=target.name, online=False, busy=True, last_seen=clock.now(),
+                              packets=packets, unreachable=str(exc))
     except DriverError as exc:
         last_seen = dt.datetime.fromisoformat(known.last_seen) if known and known.last_seen else None
         return ObservedDevice(serial=target.serial, name=target.name, online=False, last_seen=last_seen,

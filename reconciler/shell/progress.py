@@ -21,7 +21,8 @@ from reconciler.core.results import DeviceOutcome, DeviceResult
 from reconciler.core.secrets import redact
 
 _STYLE = {DeviceOutcome.CONVERGED: "green", DeviceOutcome.IN_SYNC: "green", DeviceOutcome.ALREADY: "green",
-          DeviceOutcome.FAILED: "red", DeviceOutcome.UNREACHABLE: "yellow", DeviceOutcome.STALE: "yellow",
+          DeviceOutcome.FAILED: "red", DeviceOutcome.UNREACHABLE: "yellow", DeviceOutcome.BUSY: "yellow",
+          DeviceOutcome.STALE: "yellow",
           DeviceOutcome.SKIPPED: "dim", DeviceOutcome.INTERRUPTED: "magenta"}
 
 

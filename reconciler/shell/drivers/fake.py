@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from reconciler.core.configs import parse_config
-from reconciler.errors import PermanentError, TemporaryError
+from reconciler.errors import BusyError, PermanentError, TemporaryError
 from reconciler.shell.drivers import (
     FirmwareStep,
     LinkState,
@@ -132,7 +132,7 @@ class FakeDriver:
         router.calls.append(what)
         if router.busy > 0:
             router.busy -= 1
-            raise TemporaryError("busy (503): try again", target.name)
+            raise BusyError("busy (503): try again", target.name)
         return router
 
 

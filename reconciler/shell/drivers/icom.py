@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from reconciler.errors import DriverError, PermanentError, TemporaryError
+from reconciler.errors import BusyError, DriverError, PermanentError, TemporaryError
 from reconciler.shell.clock import SYSTEM, Clock
 from reconciler.shell.drivers import (
     FirmwareStep,
@@ -251,7 +251,7 @@ def _checked(target: Target, method: str, path: str, status: int, text: str) -> 
         return text
     reason = _error_text(text)
     if status == 503:
-        raise TemporaryError("busy (503)", target.name)
+        raise BusyError("busy (503)", target.name)
     if status >= 500:
         raise TemporaryError(f"{method} {path}: {status} {reason}", target.name)
     if status == 401:
