@@ -4,6 +4,8 @@ Where it sits: the live commands (`app.live`) open one per command with `open_se
 daemon makes one per cycle for its last good revision with `session_for`. A session holds the
 driver settings (fleet.yaml `management`, overridden by `LiveOptions`), the operator's
 credentials, the unsealer, the store, and the clock; `app.reconciling` plans and applies with it.
+`LiveOptions` is the typed form of the option table in `reconciler.options` (one field per option,
+its default from there); `app.settings` fills it from the command line, environment and file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler import options as declared
 from reconciler.app.outcomes import Outcome, problems_outcome
 from reconciler.app.stopping import stops_deferred
 from reconciler.app.verdicts import History, judge_revision
@@ -23,24 +26,23 @@ from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from reconciler.shell.store import ClosedRun, Store
 from reconciler.shell.targets import CredentialsFile, Unsealer, read_credentials, targets
 
-DEFAULT_DATA_DIR = Path(".reconciler")
-
 
 @dataclass(frozen=True)
 class LiveOptions:
-    """How to reach the routers and where to keep state (the options every live command takes)."""
+    """How to reach the routers and where to keep state: one field per option of `reconciler.options.OPTIONS`,
+    in its order, with its default (a test holds them to the table)."""
 
-    simulator: str | None = None
-    data_dir: Path = DEFAULT_DATA_DIR
-    credentials: Path | None = None
-    secrets_key: Path | None = None
-    ca: Path | None = None
-    insecure: bool = False
-    max_parallel: int | None = None
-    connect_timeout: float | None = None
-    read_timeout: float | None = None
-    poll_interval: float | None = None
-    retry_backoff: float | None = None
+    simulator: str | None = declared.SIMULATOR.default
+    data_dir: Path = declared.DATA_DIR.default
+    credentials: Path | None = declared.CREDENTIALS.default
+    secrets_key: Path | None = declared.SECRETS_KEY.default
+    ca: Path | None = declared.CA.default
+    insecure: bool = declared.INSECURE.default
+    max_parallel: int | None = declared.MAX_PARALLEL.default
+    connect_timeout: float | None = declared.CONNECT_TIMEOUT.default
+    read_timeout: float | None = declared.READ_TIMEOUT.default
+    poll_interval: float = declared.POLL_INTERVAL.default
+    retry_backoff: float = declared.RETRY_BACKOFF.default
 
 
 @dataclass
@@ -115,8 +117,8 @@ def _settings(revision: LoadedRevision, options: LiveOptions) -> DriverSettings:
         read_timeout=options.read_timeout or management.read_timeout.total_seconds(),
         retries=management.retries,
         reboot_timeout=management.reboot_timeout.total_seconds(),
-        poll_interval=options.poll_interval or 2.0,
-        backoff=options.retry_backoff or 0.5,
+        poll_interval=options.poll_interval,
+        backoff=options.retry_backoff,
         ca_pem=ca_pem,
         verify_tls=management.verify_tls and not options.insecure,
         connections=max(100, (options.max_parallel or management.max_parallel) + 10),

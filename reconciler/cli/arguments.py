@@ -1,9 +1,11 @@
 """The command line's arguments: one parser per command, with a help text for every option.
 
 Where it sits: `reconciler.cli` builds the parser here, parses, and runs the command's function
-from `handlers`. Building the parser imports nothing but `argparse`, so `--help`, `--version` and
-usage errors answer at once; the simulator's options, which live with the simulator and import
-its server (aiohttp), are added only when `simulate` is the command (`Parser.populated`).
+from `handlers`. Building the parser imports nothing but `argparse` and the option table
+(`reconciler.options`, from which the options reaching the routers are added to each command that
+takes them, with `--config`), so `--help`, `--version` and usage errors answer at once; the
+simulator's options, which live with the simulator and import its server (aiohttp), are added only
+when `simulate` is the command (`Parser.populated`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import UsageError
+from reconciler.options import CONFIG_VARIABLE, DATA_DIR, OPTIONS, Option
 
-DATA_DIR_HELP = "where the store (journal, device state, audit log, tokens) lives (default: .reconciler)"
+SHARED = """\
+Each of these may also be set in the environment, as RECONCILER_ and the option's name in capitals
+(RECONCILER_DATA_DIR), or in the --config file, by its name with _ for - (data_dir). The command
+line wins, then the environment, then the file."""
 
 EXAMPLES = """\
 examples:
@@ -115,8 +121,28 @@ def _jobs(command: argparse.ArgumentParser) -> None:
                               "(default: one per core, at most 8; 1: no extra processes)")
 
 
-def _data_dir(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
+def _options(command: argparse.ArgumentParser, *chosen: Option[Any]) -> None:
+    """The options reaching the routers (or the `chosen` ones), from the table, and the file they can be in."""
+    group = command.add_argument_group("reaching the routers" if not chosen else "the store", SHARED)
+    for option in chosen or OPTIONS:
+        shown = argparse.SUPPRESS if option.hidden else option.help
+        if option.switch:  # None when not given, so that the environment or the file can say
+            group.add_argument(option.flag, action="store_true", default=None, help=shown)
+        else:
+            group.add_argument(option.flag, type=_typed(option), metavar=option.metavar, help=shown)
+    group.add_argument("--config", type=Path, metavar="FILE",
+                       help=f"settings file (reconciler.yaml, the one `serve` reads; also ${CONFIG_VARIABLE}): "
+                            "keys the command does not use are left alone")
+
+
+def _typed(option: Option[Any]) -> Callable[[str], Any]:
+    """The option's parser, its complaint as argparse's (`argument --max-parallel: expected ...`)."""
+    def parse(text: str) -> Any:
+        try:
+            return option.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
 
 
 def _add_validate(commands: Commands[Parser]) -> None:
@@ -160,7 +186,7 @@ def _add_plan(commands: Commands[Parser]) -> None:
     command.add_argument("--detailed-exitcode", action="store_true",
                          help="exit 2 when there are actions (0: in sync, 1: error)")
     _jobs(command)
-    _live(command)
+    _options(command)
 
 
 def _add_observe(commands: Commands[Parser]) -> None:
@@ -168,7 +194,7 @@ def _add_observe(commands: Commands[Parser]) -> None:
     _path(command)
     _rev(command)
     command.add_argument("--out", type=Path, metavar="FILE", help="write the snapshot here (default: stdout)")
-    _live(command)
+    _options(command)
 
 
 def _add_apply(commands: Commands[Parser]) -> None:
@@ -177,31 +203,7 @@ def _add_apply(commands: Commands[Parser]) -> None:
                          help="the fleet repository (default: .), or a plan saved with `plan --live --out`")
     _rev(command)
     command.add_argument("--yes", action="store_true", help="do not ask before applying")
-    _live(command)
-
-
-def _live(command: argparse.ArgumentParser) -> None:
-    group = command.add_argument_group("reaching the routers")
-    group.add_argument("--simulator", metavar="URL", help="send each router's traffic to URL/d/<serial> "
-                       "(a `reconciler simulate` server) instead of its address")
-    group.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
-    group.add_argument("--credentials", type=Path, metavar="FILE",
-                       help="operator-side credentials (YAML: default/groups/devices → username, password)")
-    group.add_argument("--secrets-key", type=Path, metavar="FILE",
-                       help="the fleet's private sealing key (also $RECONCILER_SECRETS_KEY_FILE)")
-    group.add_argument("--ca", type=Path, metavar="FILE", help="verify routers' TLS against this CA (PEM) "
-                       "instead of fleet.yaml management.ca")
-    group.add_argument("--insecure", action="store_true", help="do not verify routers' TLS certificates")
-    group.add_argument("--max-parallel", type=int, metavar="N",
-                       help="routers talked to at once (default: fleet.yaml management.max_parallel, 20)")
-    group.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                       help="give up connecting to a router after this long "
-                            "(default: fleet.yaml management.connect_timeout, 10s)")
-    group.add_argument("--read-timeout", type=float, metavar="SECONDS",
-                       help="give up waiting for a router's answer after this long "
-                            "(default: fleet.yaml management.read_timeout, 60s)")
-    group.add_argument("--poll-interval", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # tests, demo
-    group.add_argument("--retry-backoff", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # tests
+    _options(command)
 
 
 def _add_audit(commands: Commands[Parser]) -> None:
@@ -212,7 +214,7 @@ def _add_audit(commands: Commands[Parser]) -> None:
     command.add_argument("--reset-anchor", action="store_true",
                          help="after restoring the store from a backup on purpose: anchor it anew (audited)")
     command.add_argument("--reason", metavar="TEXT", help="why the anchor is reset (goes into the audit log)")
-    _data_dir(command)
+    _options(command, DATA_DIR)
 
 
 def _add_simulate(commands: Commands[Parser]) -> None:
@@ -226,10 +228,9 @@ def _simulator_arguments(command: argparse.ArgumentParser) -> None:
     simulator.add_arguments(command)
 
 
-# The arguments `serve` hands to the daemon's configuration, where the command line overrides the file.
-SERVE_OPTIONS = ("source", "branch", "path", "data_dir", "listen", "poll", "simulate", "simulator", "watch",
-                 "log_format", "credentials", "secrets_key", "ca", "insecure", "max_parallel", "poll_interval",
-                 "retry_backoff", "simulator_reboot_seconds", "shutdown_grace")
+# The arguments only `serve` has (keys of its configuration file too); it also takes every shared option.
+SERVE_KEYS = ("source", "branch", "path", "listen", "poll", "simulate", "watch", "log_format",
+              "simulator_reboot_seconds", "shutdown_grace")
 
 
 def _add_serve(commands: Commands[Parser]) -> None:
@@ -238,28 +239,17 @@ def _add_serve(commands: Commands[Parser]) -> None:
                          help="a path inside a git work tree, a (bare) repository, or a URL git can fetch")
     command.add_argument("--branch", help="the branch to follow (default: main; for a work tree, its branch)")
     command.add_argument("--path", metavar="SUBDIR", help="the fleet's subdirectory in the repository")
-    command.add_argument("--data-dir", type=Path, metavar="DIR", help="clone, store, audit log (default: .reconciler)")
     command.add_argument("--listen", metavar="HOST:PORT", help="the API's address (default: 127.0.0.1:8080)")
     command.add_argument("--poll", metavar="DURATION", help="how often to fetch the branch (default: 60s)")
     command.add_argument("--simulate", action="store_true", default=None,
                          help="simulate the fleet's routers in the daemon (demo, trying it out)")
     command.add_argument("--watch", action="store_true", default=None,
                          help="development: validate and plan every save of the local work tree")
-    command.add_argument("--config", type=Path, metavar="FILE", help="reconciler.yaml (see docs/daemon.md)")
     command.add_argument("--log-format", choices=("auto", "json", "text"),
                          help="logs as JSON lines or text (default: auto: text on a terminal, JSON otherwise)")
-    group = command.add_argument_group("reaching the routers")
-    group.add_argument("--simulator", metavar="URL", help="send router traffic to a `reconciler simulate` server")
-    group.add_argument("--credentials", type=Path, metavar="FILE",
-                       help="operator-side router logins (YAML: default/groups/devices → username, password)")
-    group.add_argument("--secrets-key", type=Path, metavar="FILE", help="the fleet's private sealing key")
-    group.add_argument("--ca", type=Path, metavar="FILE",
-                       help="verify routers' TLS against this CA (PEM) instead of fleet.yaml management.ca")
-    group.add_argument("--insecure", action="store_true", default=None, help="do not verify routers' TLS certificates")
-    group.add_argument("--max-parallel", type=int, metavar="N",
-                       help="routers talked to at once (default: fleet.yaml management.max_parallel, 20)")
-    for hidden in ("--poll-interval", "--retry-backoff", "--simulator-reboot-seconds", "--shutdown-grace"):
-        group.add_argument(hidden, type=float, help=argparse.SUPPRESS)  # tests, demo
+    for hidden in ("--simulator-reboot-seconds", "--shutdown-grace"):
+        command.add_argument(hidden, type=float, help=argparse.SUPPRESS)  # tests, demo
+    _options(command)
 
 
 def _add_token(commands: Commands[Parser]) -> None:
@@ -273,7 +263,7 @@ def _add_token(commands: Commands[Parser]) -> None:
     revoke = actions.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name", help="the token's name (see `reconciler token list`)")
     for sub in (create, listing, revoke):
-        _data_dir(sub)
+        _options(sub, DATA_DIR)
 
 
 def _add_licences(commands: Commands[Parser]) -> None:

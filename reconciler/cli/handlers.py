@@ -11,12 +11,13 @@ and GitPython, most of a second that `--help` or a usage error should not wait f
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.cli.arguments import SERVE_OPTIONS, ArgumentError
-from reconciler.errors import UsageError
+from reconciler.cli.arguments import SERVE_KEYS, ArgumentError
+from reconciler.options import BY_KEY
 
 if TYPE_CHECKING:
     from reconciler.app import Outcome
@@ -71,38 +72,36 @@ def apply(args: argparse.Namespace) -> Outcome:
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:
-    from reconciler.app import sessions
+    """The options on the command line over the environment's over the settings file's; the file's keys only
+    `serve` reads are left alone."""
+    from reconciler.app import settings
+    from reconciler.daemon.config import DAEMON_KEYS
 
-    if args.max_parallel is not None and args.max_parallel < 1:
-        raise UsageError("--max-parallel must be at least 1")
-    return sessions.LiveOptions(args.simulator, _data_dir_of(args), args.credentials, args.secrets_key, args.ca,
-                                args.insecure, args.max_parallel, args.connect_timeout, args.read_timeout,
-                                args.poll_interval, args.retry_backoff)
+    return settings.live_options(_given(args), args.config, os.environ, DAEMON_KEYS)
 
 
-def _data_dir_of(args: argparse.Namespace) -> Path:
-    from reconciler.app import sessions
-
-    return args.data_dir if args.data_dir is not None else sessions.DEFAULT_DATA_DIR
+def _given(args: argparse.Namespace) -> dict[str, object]:
+    """The shared options this command takes, by key (None: not given)."""
+    return {key: getattr(args, key) for key in BY_KEY if hasattr(args, key)}
 
 
 def audit(args: argparse.Namespace) -> Outcome:
     from reconciler.app import live
 
-    return live.audit(_data_dir_of(args), args.verify, args.format, args.limit,
+    return live.audit(_live_options(args).data_dir, args.verify, args.format, args.limit,
                       (args.reason or "") if args.reset_anchor else None)
 
 
 def serve(args: argparse.Namespace) -> Outcome:
     from reconciler.daemon import commands
 
-    return commands.serve_command(args.config, {key: getattr(args, key) for key in SERVE_OPTIONS})
+    return commands.serve_command(args.config, {**{key: getattr(args, key) for key in SERVE_KEYS}, **_given(args)})
 
 
 def token(args: argparse.Namespace) -> Outcome:
     from reconciler.daemon import commands
 
-    data_dir = _data_dir_of(args)
+    data_dir = _live_options(args).data_dir
     if args.action == "create":
         return commands.token_create(data_dir, args.role, args.name)
     if args.action == "list":

@@ -1,37 +1,33 @@
-"""The daemon's configuration: `reconciler.yaml` (`--config`), overridden by the command line.
+"""The daemon's configuration: `reconciler.yaml` (`--config`), the environment, the command line.
 
-Where it sits: `cli` reads the `serve` options, `load_config` merges them over the file, and
-`service.serve` gets one `DaemonConfig`. Paths in the file are relative to the file. Secrets (the
-webhook secret) may be given inline, in a file, or in an environment variable; the file itself
-belongs to the operator, never to the fleet repository. See docs/daemon.md for the reference.
+Where it sits: `cli` reads the `serve` options and `load_config` makes one `DaemonConfig` of them
+for `service.serve`. The options that reach the routers (data directory, credentials, simulator,
+…) are the live commands' too: they are declared in `reconciler.options` and gathered by
+`app.settings` (command line > `RECONCILER_*` variables > file > default) into `options`; this
+module adds the daemon's own keys (listen, poll, webhooks, autoupdate, http, …) from the same
+file, and the live commands leave those alone (`DAEMON_KEYS`). Paths in the file are relative
+to the file. Secrets (the webhook secret) may be given inline, in a file, or in an environment
+variable; the file itself belongs to the operator, never to the fleet repository. See
+docs/daemon.md for the reference.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_validator, model_validator
 
-from reconciler.core.models.common import parse_duration
+from reconciler import options as declared
+from reconciler.app import settings
+from reconciler.app.sessions import LiveOptions
 from reconciler.errors import ConfigError
+from reconciler.options import seconds
 
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
-
-
-def seconds(value: Any) -> float:
-    """'60s', '5m', '1h30m' or a plain number of seconds ('0.5')."""
-    plain = isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()) is not None
-    if (isinstance(value, int | float) and not isinstance(value, bool)) or plain:
-        number = float(value)
-    else:
-        number = parse_duration(value).total_seconds() if isinstance(value, str) else -1.0
-    if number <= 0:
-        raise ValueError(f"expected a positive duration such as '30s', '5m' or '0.5', not {value!r}")
-    return number
 
 
 class _Strict(BaseModel):
@@ -94,22 +90,16 @@ class Http(_Strict):
 
 
 class DaemonConfig(_Strict):
-    """Every setting of `reconciler serve` (file keys = option names with `_` for `-`)."""
+    """Every setting of `reconciler serve` (file keys = option names with `_` for `-`); the options shared with
+    the live commands are in `options`, which is not a key of the file."""
 
     source: str = Field(description="what to follow: a path inside a work tree, a repository, or a URL")
     branch: str | None = None
     path: str | None = Field(default=None, description="the fleet's subdirectory in the repository")
-    data_dir: Path = Path(".reconciler")
     listen: str = "127.0.0.1:8080"
     poll: float = Field(default=60.0, description="how often to fetch the branch (seconds)")
     simulate: bool = False
-    simulator: str | None = Field(default=None, description="send router traffic to a `reconciler simulate` URL")
     watch: bool = False
-    credentials: Path | None = None
-    secrets_key: Path | None = None
-    ca: Path | None = None
-    insecure: bool = False
-    max_parallel: int | None = Field(default=None, ge=1, le=10_000)
     log_format: Literal["auto", "json", "text"] = "auto"
     shutdown_grace: float = Field(default=30.0, description="seconds in-flight device steps get after SIGTERM")
     webhooks: Webhooks = Webhooks()
@@ -117,10 +107,9 @@ class DaemonConfig(_Strict):
     http: Http = Http()
     # test and demo knobs for the simulated routers, the driver and the loop's restarts
     simulator_reboot_seconds: float = 1.0
-    poll_interval: float | None = None
-    retry_backoff: float | None = None
     restart_backoff: float = Field(default=1.0, description="first wait before a failed reconcile loop is restarted "
                                                             "(then twice as long each time, up to a minute)")
+    options: InstanceOf[LiveOptions] = LiveOptions()
 
     @field_validator("poll", "shutdown_grace", "restart_backoff", mode="before")
     @classmethod
@@ -137,9 +126,14 @@ class DaemonConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_simulator(self) -> DaemonConfig:
-        if self.simulate and self.simulator:
+        if self.simulate and self.options.simulator:
             raise ValueError("simulate (embedded routers) and simulator (a URL) exclude each other")
         return self
+
+    @property
+    def data_dir(self) -> Path:
+        """The daemon's clone and store: the shared option's value."""
+        return self.options.data_dir
 
     @property
     def host(self) -> str:
@@ -150,59 +144,40 @@ class DaemonConfig(_Strict):
         return int(self.listen.rsplit(":", 1)[1])
 
 
-def load_config(file: Path | None, overrides: dict[str, Any]) -> DaemonConfig:
-    """The file's settings (paths made relative to it) with the command line's over them."""
-    values: dict[str, Any] = {}
-    node: yaml.Node | None = None
-    if file is not None:
-        values, node = _read(file)
-    values.update({key: value for key, value in overrides.items() if value is not None})
+# The file's keys only `serve` reads; the live commands leave them alone in the file they share with it.
+DAEMON_KEYS = frozenset(DaemonConfig.model_fields) - {"options"}
+
+
+def load_config(file: Path | None, overrides: Mapping[str, Any],
+                environ: Mapping[str, str] = os.environ) -> DaemonConfig:
+    """The file's settings (`file`, else $RECONCILER_CONFIG) under the environment's and the command line's
+    (`overrides`, by key; None: not given); every problem at once, each with where it is."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    shared = {key: given.pop(key) for key in list(given) if key in declared.BY_KEY}
+    options, read, problems = settings.gather(shared, file, environ, DAEMON_KEYS)
+    values = _relative(read.others, read.path.parent) if read is not None else {}
+    values.update(given)
     try:
-        return DaemonConfig.model_validate(values)
+        config = DaemonConfig.model_validate({**values, "options": options or LiveOptions()})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, file, node)) from None
+        problems += _describe(exc, read)
+    if problems:
+        raise settings.invalid(problems)
+    return config
 
 
-def _read(file: Path) -> tuple[dict[str, Any], yaml.Node | None]:
-    try:
-        text = file.read_text(encoding="utf-8")
-        values = yaml.safe_load(text) or {}
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the daemon configuration {file}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not YAML: {exc}") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{file}:1:1: the daemon configuration must be a mapping of settings")
-    for key in ("data_dir", "credentials", "secrets_key", "ca"):
-        if isinstance(values.get(key), str):
-            values[key] = str(file.parent / values[key])
+def _relative(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The daemon's own paths in the file (secret files), relative to the file."""
     for section, key in (("webhooks", "secret_file"), ("autoupdate", "password_file")):
         nested = values.get(section)
         if isinstance(nested, dict) and isinstance(nested.get(key), str):
-            nested[key] = str(file.parent / nested[key])
-    return values, node
+            nested[key] = str(folder / nested[key])
+    return values
 
 
-def _describe(exc: ValidationError, file: Path | None, node: yaml.Node | None) -> str:
+def _describe(exc: ValidationError, read: settings.SettingsFile | None) -> list[str]:
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        position = _position(node, error["loc"]) if node is not None else None
-        prefix = f"{file}:{position[0]}:{position[1]}: " if position else (f"{file}: " if file else "")
-        lines.append(f"{prefix}{where}: {error['msg']}")
-    return "invalid daemon configuration:\n  " + "\n  ".join(lines)
-
-
-def _position(node: yaml.Node, loc: tuple[Any, ...]) -> tuple[int, int] | None:
-    """line and column (1-based) of the setting at `loc` in the file, if the file has it."""
-    found: tuple[int, int] | None = None
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        match = next(((key, value) for key, value in node.value if key.value == part), None)
-        if match is None:
-            break
-        found = (match[0].start_mark.line + 1, match[0].start_mark.column + 1)
-        node = match[1]
-    return found
+        where = read.where(error["loc"]) if read is not None else ""
+        lines.append(f"{where}{'.'.join(str(part) for part in error['loc'])}: {error['msg']}")
+    return lines

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -77,7 +78,7 @@ async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook
     health = LoopHealth()
     async with contextlib.AsyncExitStack() as stack:
         simulated = await _simulator(config, stack) if config.simulate else None
-        options = _options(config, simulated.url if simulated else config.simulator)
+        options = _options(config, simulated.url if simulated else config.options.simulator)
         on_revision = _follow_fleet(simulated) if simulated else None
         status_of: list[Reconciler] = []
         metrics = Metrics(lambda: status_of[0].status, health)
@@ -109,7 +110,7 @@ async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook
 def _connections(config: DaemonConfig) -> listening.Connections:
     """The HTTP connection guard, its cap lowered if the descriptor limit would not leave the reserve."""
     descriptors = listening.raise_descriptor_limit()
-    reserve = listening.descriptor_reserve(config.max_parallel, config.simulate)
+    reserve = listening.descriptor_reserve(config.options.max_parallel, config.simulate)
     cap = listening.connection_cap(config.http.max_connections, descriptors, reserve)
     return listening.Connections(listening.Limits(cap, config.http.header_timeout, config.http.idle_timeout))
 
@@ -169,18 +170,16 @@ def _packets(config: DaemonConfig, reconciler: Reconciler) -> autoupdate.Packets
         commit, revision = reconciler.status.last_good, reconciler.good
         return (commit, revision) if commit is not None and revision is not None else None
 
-    return autoupdate.Packets(current, config.secrets_key, config.autoupdate.username, password)
+    return autoupdate.Packets(current, config.options.secrets_key, config.autoupdate.username, password)
 
 
 def _options(config: DaemonConfig, simulator_url: str | None) -> LiveOptions:
-    credentials = config.credentials
+    """The configured options, with the embedded simulator's URL and factory login when it runs."""
+    credentials = config.options.credentials
     if config.simulate and credentials is None:  # the simulated routers' factory login
         credentials = config.data_dir / SIMULATED_CREDENTIALS
         credentials.write_text("default: {username: admin, password: admin}\n", encoding="utf-8")
-    return LiveOptions(simulator=simulator_url, data_dir=config.data_dir, credentials=credentials,
-                       secrets_key=config.secrets_key, ca=config.ca, insecure=config.insecure,
-                       max_parallel=config.max_parallel, poll_interval=config.poll_interval,
-                       retry_backoff=config.retry_backoff)
+    return dataclasses.replace(config.options, simulator=simulator_url, credentials=credentials)
 
 
 async def _simulator(config: DaemonConfig,

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reconciler.daemon import logs, obligations, tokens, webhooks
-from reconciler.daemon.config import load_config, seconds
+from reconciler.daemon.config import load_config
 from reconciler.daemon.following import Follower, resolve_source
 from reconciler.errors import ConfigError, SourceError, UsageError
+from reconciler.options import seconds
 from reconciler.shell.revisions import FleetLoader
 from reconciler.shell.store import Store
 from tests.conftest import GitRepo, run_cli, small_fleet, write_tree
@@ -50,7 +51,7 @@ def test_the_configuration_file_is_merged_under_the_command_line_with_paths_rela
     (file.parent / "hook.txt").write_text("from-a-file\n")
     config = load_config(file, {"poll": "0.5", "branch": None})
     assert config.source == "/srv/fleet" and config.poll == 0.5
-    assert config.credentials == file.parent / "creds.yaml"
+    assert config.options.credentials == file.parent / "creds.yaml"
     assert (config.host, config.port) == ("::1", 9000)
     assert config.webhooks.resolve() == "from-a-file"
     assert seconds("1h30m") == 5400.0 and seconds(3) == 3.0
