@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 T = TypeVar("T")
@@ -29,9 +28,11 @@ PARALLEL_LIMIT = 10_000
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-@dataclass(frozen=True)
-class Option(Generic[T]):
-    """One option: `key` in the file and in `LiveOptions`, `--key-with-dashes` on the command line."""
+class Option(NamedTuple, Generic[T]):
+    """One option: `key` in the file and in `LiveOptions`, `--key-with-dashes` on the command line.
+
+    A named tuple rather than a dataclass: `dataclasses` would add a third to the command line's start-up.
+    """
 
     key: str
     parse: Callable[[object], T]  # text (command line, environment) or a YAML value; ValueError if wrong

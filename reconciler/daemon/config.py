@@ -105,7 +105,7 @@ class DaemonConfig(_Strict):
     webhooks: Webhooks = Webhooks()
     autoupdate: AutoUpdate = AutoUpdate()
     http: Http = Http()
-    # test and demo knobs for the simulated routers, the driver and the loop's restarts
+    # test and demo knobs for the simulated routers and the loop's restarts
     simulator_reboot_seconds: float = 1.0
     restart_backoff: float = Field(default=1.0, description="first wait before a failed reconcile loop is restarted "
                                                             "(then twice as long each time, up to a minute)")
