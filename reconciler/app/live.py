@@ -125,16 +125,23 @@ def _ask(prompt: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
-    raw = plan_file.read_bytes()
+def read_saved_plan(raw: bytes, name: str) -> tuple[Plan, str]:
+    """The bytes of a saved plan (`name` says where they come from) as the plan and the repository it
+    was made from; anything else is a SavedPlanError."""
     try:
         saved = json.loads(raw)
         plan = plan_from_data(saved)
     except (ValueError, KeyError, TypeError) as exc:
-        raise SavedPlanError(f"{plan_file} is not a saved plan: {exc}") from None
+        raise SavedPlanError(f"{name} is not a saved plan: {exc}") from None
     source = saved.get("source")
     if not source:
-        raise SavedPlanError(f"{plan_file} does not say which repository it was made from (source)")
+        raise SavedPlanError(f"{name} does not say which repository it was made from (source)")
+    return plan, source
+
+
+def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
+    raw = plan_file.read_bytes()
+    plan, source = read_saved_plan(raw, str(plan_file))
     session = open_session(Path(source), plan.revision, options, writes=True)
     if isinstance(session, Outcome):
         return session

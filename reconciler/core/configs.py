@@ -44,6 +44,7 @@ _NUMERIC_INDEX = re.compile(rf"\[({_NUMBER})\]")
 _POSITIVE = re.compile(_NUMBER)
 _BEGIN = re.compile(r"-----BEGIN (.+?)-----")
 _BEGIN_PREFIX = "-----BEGIN"
+_LINE_END_CRS = re.compile(r"\r+\n")
 _EXCERPT_CHARS = 80
 _LAST = 0  # stands for [last] in a key template; never a valid explicit index, so falsy means "look up"
 _KEY_SYNTAX = "dot-separated names of letters, digits, '_' or '-', each optionally indexed as [n] or [last]"
@@ -187,8 +188,12 @@ def in_list(key: str, list_path: str) -> bool:
 
 
 def _lines(text: str) -> list[str]:
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    return text.removesuffix("\r").split("\n")
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        # Every CR that ends a line is the line end ("\r\r\n" is CRLF text converted twice): a value
+        # ending in CR could not be written back as canonical text and read as the same value.
+        text = _LINE_END_CRS.sub("\n", text).rstrip("\r")
+    return text.split("\n")
 
 
 @lru_cache(maxsize=1 << 16)

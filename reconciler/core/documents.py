@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from yaml.events import CollectionEndEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from reconciler.core import limits
 from reconciler.core.problems import Origin, PathElement, Problem, YamlPath, error
@@ -188,8 +189,8 @@ def _exact_depth(text: str) -> tuple[int, Any]:
                     break
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_problem(exc) from None
+    except yaml.YAMLError as exc:
+        raise _syntax_problem(exc, text) from None
     finally:
         loader.dispose()
     return deepest, mark
@@ -199,10 +200,8 @@ def _load(text: str) -> Any:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_problem(exc) from None
     except yaml.YAMLError as exc:
-        raise _YamlProblem("yaml-syntax", str(exc).splitlines()[0]) from None
+        raise _syntax_problem(exc, text) from None
     finally:
         loader.dispose()
     if node is None:
@@ -213,7 +212,15 @@ def _load(text: str) -> Any:
     return _Builder(aliases).build(node)
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError) -> _YamlProblem:
+def _syntax_problem(exc: yaml.YAMLError, text: str) -> _YamlProblem:
+    if isinstance(exc, ReaderError):  # a control character; its position is a UTF-8 byte offset
+        raw = text.encode()
+        line, _ = _line_col(raw, exc.position)
+        line_start = raw.rfind(b"\n", 0, exc.position) + 1
+        col = len(raw[line_start : exc.position].decode(errors="replace")) + 1
+        return _YamlProblem("yaml-syntax", str(exc).splitlines()[0], line, col)
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return _YamlProblem("yaml-syntax", str(exc).splitlines()[0])
     mark = exc.problem_mark or exc.context_mark
     message = " ".join(part for part in (exc.context, exc.problem) if part)
     if mark is None:
