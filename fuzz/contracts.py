@@ -147,7 +147,7 @@ def _conforms(value: Any, tp: Any) -> bool:
     if origin in (dict, Mapping):
         return isinstance(value, Mapping) and all(
             _conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items())
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         hints = get_type_hints(tp)
         return isinstance(value, tp) and all(_conforms(getattr(value, f.name), hints[f.name]) for f in fields(tp))
     return tp is Any or (isinstance(value, tp) and not (tp is int and isinstance(value, bool)))
@@ -176,8 +176,8 @@ WEBHOOK_SECRET = "fuzzing-secret"
 
 
 def check_webhook(data: bytes) -> None:
-    """A signed body is accepted from every kind of git host and its branch read (or none); the same bytes
-    as a signature header are refused; nothing raises."""
+    """A signed body is accepted from every kind of git host, the same bytes as a signature header are
+    refused, and the verdict on the body (a push to the followed branch or not) is a value; nothing raises."""
     mac = hmac.new(WEBHOOK_SECRET.encode(), data, hashlib.sha256).hexdigest()
     signed = {"X-Hub-Signature-256": f"sha256={mac}", "X-Gitea-Signature": mac,
               "X-Gitlab-Token": WEBHOOK_SECRET, "X-Signature-256": f"sha256={mac}"}
@@ -188,16 +188,28 @@ def check_webhook(data: bytes) -> None:
     for header in signed:
         accepted = header == "X-Gitlab-Token" and forged == WEBHOOK_SECRET  # GitLab sends the secret itself
         assert webhooks.verify(WEBHOOK_SECRET, {header: forged}, data) == ("gitlab" if accepted else None)
-    branch = webhooks.pushed_branch(_webhook_json(data))
-    assert branch is None or isinstance(branch, str)
+    payload = _webhook_payload(data)
+    if payload is _TOO_DEEP:
+        return
+    for headers in ({}, {"X-GitHub-Event": "push"}, {"X-Gitlab-Event": "System Hook"}, {"X-Gitea-Event": "ping"},
+                    {"X-Gitlab-Event": forged}):
+        verdict = webhooks.judge(headers, payload, "main")
+        assert isinstance(verdict.act, bool) and isinstance(verdict.reason, str), verdict
+        assert not verdict.act or payload["ref"] == "refs/heads/main", verdict
 
 
-def _webhook_json(body: bytes) -> Any:
-    """How the API reads a verified body (`api.git_webhook`): JSON, or None for anything that is not."""
+_TOO_DEEP = object()
+
+
+def _webhook_payload(body: bytes) -> Any:
+    """What the API hands to `judge` (`api.git_webhook`): the JSON body, or None for a body that is not
+    JSON. A body nested past the recursion limit is answered with a 400 before judging: `_TOO_DEEP`."""
     try:
         return json.loads(body)
     except ValueError:
         return None
+    except RecursionError:
+        return _TOO_DEEP
 
 
 TARGETS: dict[str, Check] = {

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import getpass
 import hashlib
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from reconciler.app.outcomes import CHANGES, FAILED, OK, Outcome, as_json, present_plan
 from reconciler.app.planning import plan_revision
@@ -129,12 +130,12 @@ def read_saved_plan(raw: bytes, name: str) -> tuple[Plan, str]:
     """The bytes of a saved plan (`name` says where they come from) as the plan and the repository it
     was made from; anything else is a SavedPlanError."""
     try:
-        saved = json.loads(raw)
+        saved = orjson.loads(raw)  # nesting is bounded (json.loads recursed until RecursionError)
         plan = plan_from_data(saved)
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise SavedPlanError(f"{name} is not a saved plan: {exc}") from None
     source = saved.get("source")
-    if not source:
+    if not source or not isinstance(source, str):
         raise SavedPlanError(f"{name} does not say which repository it was made from (source)")
     return plan, source
 

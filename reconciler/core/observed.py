@@ -79,15 +79,21 @@ def parse_snapshot(raw: bytes) -> ObservedSnapshot:
     try:
         snapshot = ObservedSnapshot.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]) or "(top)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SnapshotProblem(f"{where}: {first['msg']}{more}") from None
-    serials = [device.serial for device in snapshot.devices]
-    if len(set(serials)) != len(serials):
-        duplicate = next(s for s in serials if serials.count(s) > 1)
-        raise SnapshotProblem(f"serial {duplicate!r} appears twice")
+        raise SnapshotProblem(first_error(exc)) from None
+    seen: set[str] = set()
+    for device in snapshot.devices:  # one pass: counting each serial again was quadratic in the devices
+        if device.serial in seen:
+            raise SnapshotProblem(f"serial {device.serial!r} appears twice")
+        seen.add(device.serial)
     return snapshot
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first thing wrong in JSON data, where (`.devices[3].serial`) and what, and how many more."""
+    first = exc.errors(include_url=False)[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]) or "(top)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def snapshot_json(snapshot: ObservedSnapshot) -> bytes:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from reconciler.core.config_diffs import KeyChange, KeyGlobs, Volatile, diff_against_observed, summarize
 from reconciler.core.fleets import Device, Fleet
-from reconciler.core.observed import ObservedDevice, ObservedSnapshot
+from reconciler.core.observed import ObservedDevice, ObservedSnapshot, first_error
 from reconciler.core.rendering import DesiredState, Renderer, RenderFailure
 from reconciler.core.secrets import redact_change
 from reconciler.core.slices import SliceMapper, serial
@@ -313,29 +315,71 @@ def _action_data(action: Action) -> dict[str, Any]:
     }
 
 
-def plan_from_data(data: Mapping[str, Any]) -> Plan:
-    """Read a saved plan back (values stay redacted)."""
+def plan_from_data(data: Any) -> Plan:
+    """Read a saved plan back (values stay redacted); data of another shape is a ValueError saying where."""
+    if not isinstance(data, Mapping):
+        raise ValueError("not a saved plan (not a JSON object)")
     if data.get("format") != FORMAT:
         raise ValueError(f"not a saved plan (format {data.get('format')!r}, expected {FORMAT})")
+    try:
+        saved = _SavedPlan.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(first_error(exc)) from None
     devices = tuple(
-        DevicePlan(
-            d["device"], d["serial"], d.get("model"), Status(d["status"]),
-            tuple(_action_from(a) for a in d.get("actions", [])), tuple(d.get("notes", [])),
-            d.get("observed_hash"), d.get("desired_hash"), tuple(d.get("groups", [])), d.get("site"),
-            d.get("template"), tuple(d.get("unknown", [])),
-        )
-        for d in data["devices"]
+        DevicePlan(d.device, d.serial, d.model, d.status, tuple(_action_from(a) for a in d.actions), tuple(d.notes),
+                   d.observed_hash, d.desired_hash, tuple(d.groups), d.site, d.template, tuple(d.unknown))
+        for d in saved.devices
     )
-    observed_at = data.get("observed_at")
-    return Plan(data["fleet"], data.get("revision"), dt.datetime.fromisoformat(data["created_at"]),
-                dt.datetime.fromisoformat(observed_at) if observed_at else None, devices,
-                {Status(status): count for status, count in data.get("counts", {}).items()}, data.get("content"))
+    observed_at = saved.observed_at
+    return Plan(saved.fleet, saved.revision, dt.datetime.fromisoformat(saved.created_at),
+                dt.datetime.fromisoformat(observed_at) if observed_at else None, devices, saved.counts, saved.content)
 
 
-def _action_from(data: Mapping[str, Any]) -> Action:
-    changes = tuple(KeyChange(c["key"], c.get("old"), c.get("new")) for c in data.get("changes", []))
-    kind, target = ActionKind(data["kind"]), data.get("target")
-    if kind is ActionKind.PACKET:
-        packet = PacketRef.parse(str(target)) if target else None
-        return Action(kind, data["summary"], data.get("reason", ""), None, changes, packet)
-    return Action(kind, data["summary"], data.get("reason", ""), target, changes)
+def _action_from(action: _SavedAction) -> Action:
+    changes = tuple(KeyChange(c.key, c.old, c.new) for c in action.changes)
+    if action.kind is ActionKind.PACKET:
+        packet = PacketRef.parse(action.target) if action.target else None
+        return Action(action.kind, action.summary, action.reason, None, changes, packet)
+    return Action(action.kind, action.summary, action.reason, action.target, changes)
+
+
+# The saved form's shape: a hand-edited or truncated file must fail here, with a place, not deep in apply.
+
+
+class _SavedChange(BaseModel):
+    key: str
+    old: str | None = None
+    new: str | None = None
+
+
+class _SavedAction(BaseModel):
+    kind: ActionKind
+    summary: str
+    reason: str = ""
+    target: str | None = None
+    changes: list[_SavedChange] = []
+
+
+class _SavedDevice(BaseModel):
+    device: str
+    serial: str
+    model: str | None = None
+    status: Status
+    actions: list[_SavedAction] = []
+    notes: list[str] = []
+    observed_hash: str | None = None
+    desired_hash: str | None = None
+    groups: list[str] = []
+    site: str | None = None
+    template: str | None = None
+    unknown: list[str] = []
+
+
+class _SavedPlan(BaseModel):
+    fleet: str
+    revision: str | None = None
+    created_at: str  # read with datetime.fromisoformat, as plan_to_data wrote it
+    observed_at: str | None = None
+    devices: list[_SavedDevice]
+    counts: dict[Status, int] = {}
+    content: str | None = None

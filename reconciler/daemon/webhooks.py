@@ -36,6 +36,9 @@ SIGNATURE_HEADERS = {  # Gitea and Forgejo also send X-Hub-Signature-256: their 
     "X-Signature-256": "generic",
 }
 
+# aiohttp hands header bytes that are not UTF-8 over as surrogates; encoding them back must not raise (a 500)
+_RAW = "surrogateescape"
+
 
 def verify(secret: str | None, headers: Mapping[str, str], body: bytes) -> str | None:
     """The sender ('github', 'gitlab', …) if the request carries a valid signature, else None."""
@@ -46,14 +49,14 @@ def verify(secret: str | None, headers: Mapping[str, str], body: bytes) -> str |
         if value is None:
             continue
         if sender == "gitlab":
-            return sender if hmac.compare_digest(value.encode(), secret.encode()) else None
+            return sender if hmac.compare_digest(value.encode(errors=_RAW), secret.encode()) else None
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         given = value.strip()
         if sender != "gitea":
             if not given.startswith("sha256="):
                 return None
             given = given.removeprefix("sha256=")
-        return sender if hmac.compare_digest(given.lower().encode(), expected.encode()) else None
+        return sender if hmac.compare_digest(given.lower().encode(errors=_RAW), expected.encode()) else None
     return None
 
 
