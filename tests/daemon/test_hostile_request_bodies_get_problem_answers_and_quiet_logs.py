@@ -1,4 +1,5 @@
-"""Request edges over real sockets: deeply nested JSON, bodies broken off mid-way, the bearer scheme's case."""
+"""Request edges over real sockets: deeply nested JSON, signatures not in UTF-8, bodies broken off mid-way, the bearer
+scheme's case."""
 
 from __future__ import annotations
 
@@ -49,6 +50,20 @@ def test_deeply_nested_json_is_a_400_problem_on_the_webhook_and_on_token_creatio
     assert daemon.get("/api/v1/audit").body["total"] == audited
     assert not [r for r in daemon.log_records() if r["level"] in ("error", "critical")]
 
+
+
+def test_a_webhook_signature_header_that_is_not_utf8_is_a_wrong_signature(
+        fleet_repo: Callable[..., FleetRepo], serve: Callable[..., ServeProcess], tmp_path: Path) -> None:
+    """Each host's header with the bytes D0 CF (aiohttp passes them on as surrogates) is a 401, not a 500
+    (found by fuzzing), and no error is logged."""
+    daemon = start(fleet_repo, serve, tmp_path)
+    for header in ("X-Hub-Signature-256", "X-Gitea-Signature", "X-Gitlab-Token", "X-Signature-256"):
+        # urllib sends header text as Latin-1: "\xd0\xcf" goes out as the two bytes D0 CF
+        answer = call(daemon.url + "/api/v1/webhooks/git", "POST", raw=b'{"ref": "refs/heads/main"}',
+                      headers={header: "sha256=\xd0\xcf"})
+        assert answer.status == 401, (header, answer.body)
+        assert answer.body["detail"] == "missing or wrong signature"
+    assert not [r for r in daemon.log_records() if r["level"] in ("error", "critical")]
 
 def test_a_client_that_breaks_off_its_body_is_no_error_of_the_daemons(
         fleet_repo: Callable[..., FleetRepo], serve: Callable[..., ServeProcess], tmp_path: Path) -> None:
