@@ -1,13 +1,13 @@
 """The SQLite store: what reconciler remembers between runs, in one file in the data directory.
 
-Where it sits: the one way in for state (see the package's docstring for who reads and writes
-what). `chain` hashes and checks the audit log's rows, `anchor` keeps its head apart from the
-database, `owners` tells whether the process that started a run still lives.
+Where it sits: the one way in for state (see the package's docstring for who reads and writes what).
+`chain` hashes and checks the audit log's rows, `anchor` keeps its head apart from the database,
+`owners` tells whether the process that started a run still lives.
 
-Tables: `devices` (last applied revision, desired and configuration hashes, packets, last seen,
-last outcome), `runs` and `run_steps` (the journal), `audit` and `audit_head` (the chain and its
-newest link), `api_tokens`, `drift`. Each write is its own transaction: a crash loses at most the
-step in flight.
+Tables: `devices` (last applied revision, desired and configuration hashes, packets, last seen, last
+outcome), `runs` and `run_steps` (the journal), `audit` and `audit_head` (the chain and its newest
+link), `api_tokens`, `drift`; the rollout tables belong to `rollouts` (`Store.rollouts`). Each write
+is its own transaction: a crash loses at most the step in flight.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from typing import Any
 from reconciler.errors import StoreError
 from reconciler.shell.clock import SYSTEM, Clock
 
+from . import rollouts
 from .anchor import Anchor, AnchorFile, anchor_path, mismatch
 from .chain import GENESIS, AuditRow, row_hash, verify_rows
 from .owners import is_alive, owner_token
 from .records import ClosedRun, DeviceEvent, DeviceState, DriftRecord, RunRecord, TokenRecord
 
 FILE_NAME = "state.sqlite3"
-SCHEMA_VERSION = 3  # 2: API tokens and drift history; 3: runs name their process, audit rows their run
+SCHEMA_VERSION = 4  # 2: API tokens, drift history; 3: runs name their process, audit rows their run; 4: rollouts
 
 _SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
@@ -124,7 +125,7 @@ class Store:
             self._db.execute("pragma journal_mode=wal")
             self._db.execute("pragma synchronous=normal")
             self._db.execute("pragma foreign_keys=on")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + rollouts.SCHEMA)
             self._check_version()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot use the store {self.path}: {exc}") from exc
@@ -132,6 +133,7 @@ class Store:
             raise StoreError(f"cannot create the data directory {data_dir}: {exc.strerror}") from exc
         self.anchor = AnchorFile(anchor_path(data_dir))
         self.id = self._identity()
+        self.rollouts = rollouts.RolloutBook(self._db, self.transaction, self._now)
 
     def close(self) -> None:
         self._db.close()
@@ -144,7 +146,7 @@ class Store:
         if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer reconciler (schema {row[0]})")
         if row is None or int(row[0]) < SCHEMA_VERSION:
-            with self._transaction() as db:
+            with self.transaction() as db:
                 self._migrate(db)
                 db.execute("insert into meta values ('schema', ?)"
                            " on conflict(key) do update set value = excluded.value", (str(SCHEMA_VERSION),))
@@ -162,7 +164,7 @@ class Store:
 
     def _identity(self) -> str:
         """The store's id; a store seen for the first time gets its anchor (see `anchor`)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("insert into meta values ('store_id', ?) on conflict(key) do nothing", (secrets.token_hex(16),))
         store_id = self.meta("store_id")
         assert store_id is not None
@@ -179,7 +181,7 @@ class Store:
         return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             self._db.execute("begin immediate")
             try:
@@ -196,7 +198,7 @@ class Store:
         return str(row[0]) if row is not None else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("insert into meta values (?, ?) on conflict(key) do update set value = excluded.value",
                        (key, value))
 
@@ -217,7 +219,7 @@ class Store:
                       applied: Mapping[str, Any] | None = None, seen: bool = False) -> None:
         """Remember a device's last outcome; with `applied`, also what is now on it (revision, hashes, packets)."""
         now = self._now()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "insert into devices (name, serial, packets, last_outcome, last_detail, updated_at)"
                 " values (?, ?, 'null', ?, ?, ?)"
@@ -239,7 +241,7 @@ class Store:
     def record_matching(self, hashes: Mapping[str, tuple[str, str]], revision: str | None) -> None:
         """Devices found in sync: name → (serial, desired hash) they match; later differences are drift."""
         now = self._now()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.executemany(
                 "insert into devices (name, serial, revision, desired_hash, packets, last_seen, updated_at)"
                 " values (?, ?, ?, ?, 'null', ?, ?) on conflict(name) do update set revision = excluded.revision,"
@@ -249,7 +251,7 @@ class Store:
 
     def record_packets(self, name: str, serial: str, packets: Mapping[str, str]) -> None:
         """The packets now installed on a device (after a packet step)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "insert into devices (name, serial, packets, updated_at) values (?, ?, ?, ?)"
                 " on conflict(name) do update set packets = excluded.packets, updated_at = excluded.updated_at",
@@ -260,7 +262,7 @@ class Store:
 
     def start_run(self, kind: str, actor: str, revision: str | None, content: str | None,
                   plan_digest: str | None = None) -> int:
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "insert into runs (kind, actor, started_at, revision, content, plan_digest, status, owner)"
                 " values (?, ?, ?, ?, ?, ?, 'running', ?)",
@@ -302,7 +304,7 @@ class Store:
         return sorted(touched), tally
 
     def record_step(self, run_id: int, device: str, step: str, outcome: str, detail: str = "") -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "insert into run_steps (run_id, device, step, outcome, detail, at) values (?, ?, ?, ?, ?, ?)"
                 " on conflict(run_id, device, step) do update set outcome = excluded.outcome,"
@@ -311,7 +313,7 @@ class Store:
             )
 
     def finish_run(self, run_id: int, status: str, counts: Mapping[str, int]) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("update runs set finished_at = ?, status = ?, counts = ? where id = ?",
                        (self._now(), status, json.dumps(dict(counts)), run_id))
 
@@ -344,7 +346,7 @@ class Store:
     def record_drift(self, devices: Mapping[str, str], revision: str | None, action: str) -> None:
         """Drift found on `devices` (name → summary) at `revision`, and what was done: corrected or reported."""
         now = self._now()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.executemany("insert into drift (at, device, revision, summary, action) values (?, ?, ?, ?, ?)",
                            [(now, name, revision, summary, action) for name, summary in sorted(devices.items())])
 
@@ -361,7 +363,7 @@ class Store:
 
     def add_token(self, name: str, role: str, digest: str, created_by: str) -> bool:
         """A new token; False if a token of that name exists (revoked ones included: names are never reused)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute("insert into api_tokens (name, role, hash, created_at, created_by)"
                                 " values (?, ?, ?, ?, ?) on conflict do nothing",
                                 (name, role, digest, self._now(), created_by))
@@ -379,7 +381,7 @@ class Store:
         return [TokenRecord(*row) for row in rows]
 
     def revoke_token(self, name: str) -> bool:
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute("update api_tokens set revoked_at = ? where name = ? and revoked_at is null",
                                 (self._now(), name))
             return cursor.rowcount == 1
@@ -394,7 +396,7 @@ class Store:
         """Append one row to the audit log, chained to the one before it; then advance the anchor."""
         at = self._now()
         names = json.dumps(sorted(devices))
-        with self._transaction() as db:
+        with self.transaction() as db:
             head = db.execute("select last_id, last_hash from audit_head where id = 1").fetchone()
             prev_hash = head[1] if head else GENESIS
             digest = row_hash(prev_hash, at, actor, action, names, revision, outcome, detail, run=run)
