@@ -8,18 +8,22 @@ loop, and presents the result. Ctrl-C and SIGTERM stop an apply cleanly (exit 13
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import getpass
 import hashlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from reconciler.app.outcomes import CHANGES, FAILED, OK, Outcome, as_json, present_plan
+from reconciler.app import rollouts
+from reconciler.app.outcomes import CHANGES, FAILED, OK, ROLLOUT_WAITING, Outcome, as_json, present_plan
 from reconciler.app.planning import plan_revision
 from reconciler.app.reconciling import ApplyRequest, left_out, observe_routers, run_apply
+from reconciler.app.rollouts import staged_rollout
 from reconciler.app.sessions import LiveOptions, Session, open_session
 from reconciler.app.stopping import stops_set
 from reconciler.core.entitlements.judging import link_notes
@@ -31,7 +35,8 @@ from reconciler.core.results import DeviceOutcome, DeviceResult, FleetResult
 from reconciler.errors import Interrupted, SavedPlanError, UsageError
 from reconciler.shell.files import write_atomically
 from reconciler.shell.progress import Reporter
-from reconciler.shell.store import Store
+from reconciler.shell.rollouts import Rollout
+from reconciler.shell.store import RolloutRecord, Store
 from reconciler.shell.targets import redactor
 
 # --- observe ---------------------------------------------------------------------------------------------
@@ -98,14 +103,43 @@ def _saved(plan: Plan, path: Path) -> dict[str, Any]:
 # --- apply -------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Steering:
+    """How `apply` treats a staged rollout (rollouts.yaml): approve its gate, ignore windows, wait for them."""
+
+    approve: bool = False
+    ignore_windows: bool = False  # an audited override for emergencies
+    wait: dt.timedelta | None = None  # keep going this long while the rollout waits for a window or approval
+
+
 def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
-          confirm: Callable[[str], bool] | None = None) -> Outcome:
-    """Apply a saved plan (a .json file) exactly, or plan against the live routers and apply that."""
+          confirm: Callable[[str], bool] | None = None, steering: Steering | None = None) -> Outcome:
+    """Apply a saved plan (a .json file) exactly, or plan against the live routers and apply that (as a staged
+    rollout when the fleet has rollouts.yaml: as far as it can go now, or for `steering.wait`)."""
     if target.is_file() and target.suffix == ".json":
         return _apply_saved(target, options)
     session = open_session(target, rev, options, writes=True)
     if isinstance(session, Outcome):
         return session
+    steering = steering or Steering()
+    until = session.clock.monotonic() + (steering.wait.total_seconds() if steering.wait else 0.0)
+    outcome = _apply_once(session, yes, confirm, steering)
+    while isinstance(outcome, _Waiting) and session.clock.monotonic() < until:
+        asyncio.run(session.clock.sleep(min(WAIT_POLL_S, max(0.0, until - session.clock.monotonic()))))
+        outcome = _apply_once(session, True, confirm, steering)
+    return outcome.outcome if isinstance(outcome, _Waiting) else outcome
+
+
+WAIT_POLL_S = 30.0  # with --wait: how often a waiting rollout looks again (a window opened, an approval came)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    outcome: Outcome
+
+
+def _apply_once(session: Session, yes: bool, confirm: Callable[[str], bool] | None,
+                steering: Steering) -> Outcome | _Waiting:
     # Without --yes the plan is shown (key by key) before asking; with it the plan is only applied, and apply
     # plans each device again as it starts: the key changes are not kept (a million for a factory fleet).
     plan, snapshot = _plan_observed(session, Reporter("observing", len(session.fleet.devices)), None, keys=not yes)
@@ -114,8 +148,30 @@ def apply(target: Path, rev: str | None, yes: bool, options: LiveOptions,
         summary = present_plan("text", plan)
         if not (confirm or _ask)(summary + f"apply these changes to {len(pending)} routers? [y/N] "):
             return Outcome("", FAILED, ["not applied (answer y, or pass --yes)"])
-    request = ApplyRequest(pending, "apply", _actor(), observed=snapshot.by_serial(), earlier=left_out(plan))
-    return _run(session, request)
+    actor = _actor()
+    staged = staged_rollout(session, plan, left_out(plan), actor, ignore_windows=steering.ignore_windows)
+    if staged is None:
+        request = ApplyRequest(pending, "apply", actor, observed=snapshot.by_serial(), earlier=left_out(plan))
+        return _run(session, request)
+    if steering.approve:
+        rollouts.approve(session.store, staged.rollout, actor)
+    request = ApplyRequest(pending, "apply", actor, observed=snapshot.by_serial())
+    outcome = _run(session, request, staged.engine)
+    return _rollout_outcome(outcome, staged.engine.outcome, staged.superseded)
+
+
+def _rollout_outcome(outcome: Outcome, record: RolloutRecord | None, superseded: Sequence[str]) -> Outcome | _Waiting:
+    """The run's outcome with where its rollout stands; a rollout that waits gets its own exit code."""
+    if record is None:
+        return outcome
+    notes = [*outcome.notes]
+    if superseded:
+        notes.append(f"{len(superseded)} devices of the rollout this one replaced had not started: superseded")
+    notes.append(f"rollout {record.id}: {record.state.value}, wave {record.wave} of {record.waves}"
+                 + (f" ({record.reason})" if record.reason else ""))
+    if record.state in rollouts.WAITING:
+        return _Waiting(Outcome(outcome.output, ROLLOUT_WAITING, notes))
+    return Outcome(outcome.output, outcome.exit_code, notes)
 
 
 def _ask(prompt: str) -> bool:
@@ -159,23 +215,24 @@ def _apply_saved(plan_file: Path, options: LiveOptions) -> Outcome:
     return _run(session, request)
 
 
-def _run(session: Session, request: ApplyRequest) -> Outcome:
+def _run(session: Session, request: ApplyRequest, rollout: Rollout | None = None) -> Outcome:
     reporter = Reporter("applying", len(request.devices))
     with reporter:
-        result = asyncio.run(_apply(session, request, reporter.applied))
+        result = asyncio.run(_apply(session, request, reporter.applied, rollout))
     table = reporter.table(result.results) if result.results else "nothing to apply: every router is in sync\n"
     if result.interrupted:
         raise Interrupted(f"interrupted: {result.summary}; run apply again to finish what is left\n{table}")
     return Outcome(table, FAILED if result.failed else OK, [*session.notes, result.summary])
 
 
-async def _apply(session: Session, request: ApplyRequest, report: Callable[[DeviceResult], None]) -> FleetResult:
+async def _apply(session: Session, request: ApplyRequest, report: Callable[[DeviceResult], None],
+                 rollout: Rollout | None = None) -> FleetResult:
     stop = asyncio.Event()
     driver = session.driver()
     # From before the run is recorded until its end is, a stop only asks the routers in flight to finish.
     with stops_set(stop):
         try:
-            return await run_apply(session, request, driver, stop, report)
+            return await run_apply(session, request, driver, stop, report, rollout)
         finally:
             await driver.close()
 
@@ -185,6 +242,51 @@ def _actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+# --- rollout --------------------------------------------------------------------------------------------------
+
+
+def rollout(data_dir: Path, action: str, rollout_id: int | None, fmt: str) -> Outcome:
+    """`reconciler rollout status|pause|resume|abort|retry-failed|approve`."""
+    store = Store(data_dir)
+    operations = {"pause": rollouts.pause, "resume": rollouts.resume, "abort": rollouts.abort,
+                  "retry-failed": rollouts.retry_failed, "approve": rollouts.approve}
+    if action in operations:
+        store.require_anchor()
+        record = operations[action](store, rollout_id, _actor())
+        return Outcome(rollout_text(store, record), OK, [f"rollout {record.id}: {action} done ({record.state.value})"])
+    record = rollouts.current(store, rollout_id)
+    if fmt == "json":
+        return Outcome(as_json(rollout_data(store, record)))
+    return Outcome(rollout_text(store, record))
+
+
+def rollout_data(store: Store, record: RolloutRecord) -> dict[str, Any]:
+    """A rollout as JSON-ready data: its state and every device's wave and state (the API serves the same)."""
+    devices = store.rollouts.devices(record.id)
+    return {"id": record.id, "revision": record.revision, "state": record.state.value, "wave": record.wave,
+            "waves": record.waves, "reason": record.reason, "target": record.target,
+            "created_at": record.created_at, "updated_at": record.updated_at,
+            "approvals": [{"point": a.point, "by": a.by, "at": a.at} for a in record.approvals],
+            "superseded_by": record.superseded_by,
+            "counts": {state.value: n for state, n in store.rollouts.counts(record.id).items()},
+            "devices": [{"device": d.device, "wave": d.wave, "strategy": d.strategy, "state": d.state.value,
+                         "failure": d.failure, "attempts": d.attempts, "detail": d.detail} for d in devices]}
+
+
+def rollout_text(store: Store, record: RolloutRecord) -> str:
+    lines = [f"rollout {record.id} of {(record.revision or '-')[:12]}: {record.state.value}, "
+             f"wave {record.wave} of {record.waves}" + (f" ({record.reason})" if record.reason else "")]
+    by_wave: dict[int, dict[str, int]] = {}
+    for device in store.rollouts.devices(record.id):
+        states = by_wave.setdefault(device.wave, {})
+        states[device.state.value] = states.get(device.state.value, 0) + 1
+    for wave, states in sorted(by_wave.items()):
+        lines.append(f"  wave {wave}: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items())))
+    failed = [d for d in store.rollouts.devices(record.id) if d.failure]
+    lines.extend(f"  {d.device}: {d.state.value} ({d.failure}): {d.detail}" for d in failed)
+    return "\n".join(lines) + "\n"
 
 
 # --- audit ------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from reconciler.core.presenting import data, markdown, text
 from reconciler.core.problems import Problem
 
 OK, FAILED, CHANGES = 0, 1, 2
+ROLLOUT_WAITING = 3  # apply: a staged rollout waits for a window, an approval or an operator (it stays in the store)
 T = TypeVar("T")
 
 

@@ -31,7 +31,8 @@ __all__ = ["main", "run"]
 
 HANDLERS: Mapping[str, Callable[[argparse.Namespace], Outcome]] = {
     "validate": handlers.validate, "render": handlers.render, "diff": handlers.diff, "plan": handlers.plan,
-    "observe": handlers.observe, "apply": handlers.apply, "audit": handlers.audit, "simulate": handlers.simulate,
+    "observe": handlers.observe, "apply": handlers.apply, "rollout": handlers.rollout, "audit": handlers.audit,
+    "simulate": handlers.simulate,
     "serve": handlers.serve, "token": handlers.token, "licences": handlers.licences, "costs": handlers.costs,
     "windows": handlers.windows, "sla": handlers.sla, "licence": handlers.licence, "schema": handlers.schema,
     "secret": handlers.secret,

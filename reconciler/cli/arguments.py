@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser,
                                      title="commands")
-    for add in (_add_validate, _add_render, _add_diff, _add_plan, _add_observe, _add_apply, _add_audit,
+    for add in (_add_validate, _add_render, _add_diff, _add_plan, _add_observe, _add_apply, _add_rollout, _add_audit,
                 _add_simulate, _add_serve, _add_token, _add_licences, _add_schema, _add_secret):
         add(commands)
     return parser
@@ -203,6 +203,14 @@ def _add_apply(commands: Commands[Parser]) -> None:
                          help="the fleet repository (default: .), or a plan saved with `plan --live --out`")
     _rev(command)
     command.add_argument("--yes", action="store_true", help="do not ask before applying")
+    staged = command.add_argument_group("a staged rollout (the fleet has rollouts.yaml)")
+    staged.add_argument("--approve", action="store_true",
+                        help="approve the rollout's approval gate (before the start or after the canary; audited)")
+    staged.add_argument("--ignore-windows", action="store_true",
+                        help="change devices outside their maintenance windows (an audited emergency override)")
+    staged.add_argument("--wait", metavar="DURATION",
+                        help="keep going this long (30m, 4h) while the rollout waits for a window or an approval, "
+                        "instead of exiting with 3")
     _options(command)
 
 
@@ -250,6 +258,26 @@ def _add_serve(commands: Commands[Parser]) -> None:
     for hidden in ("--simulator-reboot-seconds", "--shutdown-grace"):
         command.add_argument(hidden, type=float, help=argparse.SUPPRESS)  # tests, demo
     _options(command)
+
+
+def _add_rollout(commands: Commands[Parser]) -> None:
+    command = commands.add_parser("rollout", help="staged rollouts: status, pause, resume, abort, retry-failed, "
+                                  "approve")
+    actions = _actions(command)
+    helps = {
+        "status": "the rollout's state, wave and devices by state (the active one, or --id)",
+        "pause": "start no more devices until resumed (audited)",
+        "resume": "run a paused or waiting rollout again at its wave, trying its failed devices again (audited)",
+        "abort": "stop for good: devices not started stay as they are (audited)",
+        "retry-failed": "put every failed or reverted device back to pending (audited)",
+        "approve": "approve the start, or the waves after the canary (audited)",
+    }
+    for name, text in helps.items():
+        sub = actions.add_parser(name, help=text)
+        sub.add_argument("--id", type=int, metavar="N", help="the rollout (default: the active one)")
+        if name == "status":
+            _format(sub, "text", "json")
+        _options(sub, DATA_DIR)
 
 
 def _add_token(commands: Commands[Parser]) -> None:

@@ -67,8 +67,20 @@ def observe(args: argparse.Namespace) -> Outcome:
 
 def apply(args: argparse.Namespace) -> Outcome:
     from reconciler.app import live
+    from reconciler.core.models.common import parse_duration
 
-    return live.apply(args.target, args.rev, args.yes, _live_options(args))
+    try:
+        wait = parse_duration(args.wait) if args.wait else None
+    except ValueError as exc:
+        raise UsageError(f"--wait: {exc}") from None
+    steering = live.Steering(args.approve, args.ignore_windows, wait)
+    return live.apply(args.target, args.rev, args.yes, _live_options(args), steering=steering)
+
+
+def rollout(args: argparse.Namespace) -> Outcome:
+    from reconciler.app import live
+
+    return live.rollout(_live_options(args).data_dir, args.action, args.id, getattr(args, "format", "text"))
 
 
 def _live_options(args: argparse.Namespace) -> LiveOptions:

@@ -13,7 +13,7 @@ in flight a grace period, then records them as interrupted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ class Work:
     target: Target
     saved_observed_hash: str | None = None  # a saved plan: the router must still be in this state
     observed: ObservedDevice | None = None  # what a live plan observed moments ago (not fetched again)
+    desired: DesiredState | None = None  # instead of the revision's rendering: a good state a revert restores
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,14 @@ async def apply_all(works: Sequence[Work], context: Context, max_parallel: int, 
             report(result)
         return result
 
-    tasks = {asyncio.ensure_future(one(work)): work for work in works}
+    return await run_devices(works, one, context, stop, grace)
+
+
+async def run_devices(works: Sequence[Work], run_one: Callable[[Work], Awaitable[DeviceResult]], context: Context,
+                      stop: asyncio.Event, grace: float) -> list[DeviceResult]:
+    """`run_one` for every work item at once (the caller bounds concurrency); after a stop, in-flight ones
+    get `grace` seconds, then are cancelled and recorded as interrupted. Results in the order of `works`."""
+    tasks = {asyncio.ensure_future(run_one(work)): work for work in works}
     await _until_done_or_stopped(set(tasks), stop, grace)
     return [_result_of(task, work, context) for task, work in tasks.items()]
 
@@ -164,7 +172,7 @@ class _Ready:
 async def _prepare(work: Work, context: Context) -> _Ready | tuple[DeviceOutcome, str]:
     """Render, fetch (unless just observed) and plan the device afresh; an outcome when there is nothing to run."""
     device = context.fleet.devices[work.plan.device]
-    desired = context.renderer.render(device)
+    desired = work.desired or context.renderer.render(device)
     if isinstance(desired, RenderFailure):
         return DeviceOutcome.FAILED, desired.problem.message
     if work.saved_observed_hash is not None and desired.input_hash != work.plan.desired_hash:

@@ -10,6 +10,7 @@ offline, make it busy, break it (`rules.py`), set its signal or put it back to f
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,7 @@ from aiohttp import web
 from reconciler.simulator import autoupdating, status
 from reconciler.simulator.api import Handler, answer, json_body
 from reconciler.simulator.configuration import canonical_key, natural_key
+from reconciler.simulator.profiles import Rejection
 from reconciler.simulator.routers import MAX_BREAKS, Router, Simulator
 from reconciler.simulator.rules import Break
 
@@ -138,8 +140,11 @@ async def signal(simulator: Simulator, router: Router, request: web.Request) -> 
 
 async def process_wide(simulator: Simulator, request: web.Request) -> web.Response:
     """`/_sim/break`: GET the process's break rules, POST one more {"model", "key", "value", ...};
-    POST `/_sim/mend`: drop them all (those given at start too)."""
+    POST `/_sim/mend`: drop them all (those given at start too); POST `/_sim/reject` {"model", "key"}: that
+    model refuses keys the glob matches from now on, as `--reject`; POST `/_sim/accept`: no model refuses any."""
     what, method = request.match_info["what"], request.method
+    if what in ("reject", "accept") and method == "POST":
+        return await _rejections(simulator, what, request)
     if what == "break" and method == "POST":
         rule = _rule(await _optional_body(request), None)
         if isinstance(rule, str):
@@ -152,6 +157,20 @@ async def process_wide(simulator: Simulator, request: web.Request) -> web.Respon
     elif not (what == "break" and method == "GET"):
         return answer(405, {"error": f"no {method} /_sim/{what}"})
     return answer(200, {"breaks": [rule.text() for rule in simulator.breaks]})
+
+
+async def _rejections(simulator: Simulator, what: str, request: web.Request) -> web.Response:
+    rejections: tuple[Rejection, ...] = ()
+    if what == "reject":
+        body = await _optional_body(request)
+        model, key = body.get("model"), body.get("key")
+        if not isinstance(model, str) or not isinstance(key, str) or not model.strip() or not key.strip():
+            return answer(400, {"error": "'model' and 'key' must be non-empty strings"})
+        if len(simulator.behaviour.rejections) >= 8 * MAX_BREAKS:
+            return answer(400, {"error": f"the process takes at most {8 * MAX_BREAKS} rejections"})
+        rejections = (*simulator.behaviour.rejections, Rejection(model.strip(), key.strip()))
+    simulator.behaviour = replace(simulator.behaviour, rejections=rejections)
+    return answer(200, {"rejections": [f"{r.model}={r.glob}" for r in rejections]})
 
 
 def _rule(body: dict[str, Any], model: str | None) -> Break | str:

@@ -108,7 +108,7 @@ def make_app(simulator: Simulator) -> web.Application:
     app.router.add_route("*", "/d/{serial}/{path:.*}", dispatch)
     app.router.add_get("/_sim/routers", routers)
     app.router.add_get("/_sim/health", health)
-    app.router.add_route("*", "/_sim/{what:break|mend}", process_wide)
+    app.router.add_route("*", "/_sim/{what:break|mend|reject|accept}", process_wide)
     return app
 
 

@@ -197,6 +197,15 @@ class RolloutBook:
             db.execute("update rollouts set state = ?, wave = coalesce(?, wave), reason = ?, updated_at = ?"
                        " where id = ?", (state.value, wave, reason, self._now(), rollout))
 
+    def abort(self, rollout: int, reason: str) -> None:
+        """Stop for good: the devices not started are skipped, what was done stays done."""
+        now = self._now()
+        with self._transaction() as db:
+            db.execute("update rollout_devices set state = 'skipped', detail = 'aborted', updated_at = ?"
+                       " where rollout_id = ? and state = 'pending'", (now, rollout))
+            db.execute("update rollouts set state = 'aborted', reason = ?, updated_at = ? where id = ?",
+                       (reason, now, rollout))
+
     def approve(self, rollout: int, point: str, by: str) -> None:
         """Record an approval (before the start, after the canary wave)."""
         with self._transaction() as db:
@@ -234,14 +243,16 @@ class RolloutBook:
                        " attempts = attempts + ? where rollout_id = ? and device = ?",
                        (state.value, failure, detail, self._now(), int(attempt), rollout, device))
 
-    def retry_failed(self, rollout: int) -> list[str]:
-        """Failed (and reverted) devices go back to pending; which ones."""
+    def retry_failed(self, rollout: int, wave: int | None = None) -> list[str]:
+        """Failed (and reverted) devices, of one wave or all, go back to pending; which ones."""
+        args = (rollout, wave, wave)
         with self._transaction() as db:
             names = [row[0] for row in db.execute(
-                "select device from rollout_devices where rollout_id = ? and state in ('failed', 'reverted')",
-                (rollout,))]
+                "select device from rollout_devices where rollout_id = ? and state in ('failed', 'reverted')"
+                " and (? is null or wave = ?)", args)]
             db.execute("update rollout_devices set state = 'pending', failure = null, updated_at = ?"
-                       " where rollout_id = ? and state in ('failed', 'reverted')", (self._now(), rollout))
+                       " where rollout_id = ? and state in ('failed', 'reverted') and (? is null or wave = ?)",
+                       (self._now(), *args))
         return names
 
     def counts(self, rollout: int) -> dict[RolloutDeviceState, int]:
