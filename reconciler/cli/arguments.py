@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import UsageError
-from reconciler.options import CONFIG_VARIABLE, DATA_DIR, OPTIONS, Option
+from reconciler.options import CONFIG_VARIABLE, DATA_DIR, OPTIONS, Option, seconds
 
 SHARED = """\
 Each of these may also be set in the environment, as RECONCILER_ and the option's name in capitals
@@ -208,7 +208,7 @@ def _add_apply(commands: Commands[Parser]) -> None:
                         help="approve the rollout's approval gate (before the start or after the canary; audited)")
     staged.add_argument("--ignore-windows", action="store_true",
                         help="change devices outside their maintenance windows (an audited emergency override)")
-    staged.add_argument("--wait", metavar="DURATION",
+    staged.add_argument("--wait", type=seconds, metavar="DURATION",
                         help="keep going this long (30m, 4h) while the rollout waits for a window or an approval, "
                         "instead of exiting with 3")
     _options(command)

@@ -66,13 +66,11 @@ def observe(args: argparse.Namespace) -> Outcome:
 
 
 def apply(args: argparse.Namespace) -> Outcome:
-    from reconciler.app import live
-    from reconciler.core.models.common import parse_duration
+    import datetime as dt
 
-    try:
-        wait = parse_duration(args.wait) if args.wait else None
-    except ValueError as exc:
-        raise UsageError(f"--wait: {exc}") from None
+    from reconciler.app import live
+
+    wait = dt.timedelta(seconds=args.wait) if args.wait else None
     steering = live.Steering(args.approve, args.ignore_windows, wait)
     return live.apply(args.target, args.rev, args.yes, _live_options(args), steering=steering)
 
