@@ -5,7 +5,8 @@
     ├── ConfigError                 the daemon's configuration file is wrong          (exit 2)
     ├── SourceError                 the fleet repository cannot be read               (exit 1)
     │   ├── NotAFleetRepository     no fleet.yaml at the path / revision              (exit 2)
-    │   └── RevisionNotFound        a --rev/--base/--head git does not know           (exit 1)
+    │   ├── RevisionNotFound        a --rev/--base/--head git does not know           (exit 1)
+    │   └── GitUnavailable          git cannot run: not installed, no descriptors left (exit 1)
     ├── UnknownDevice               `render` of a device the fleet does not have      (exit 1)
     ├── SnapshotError               an observed-state snapshot cannot be used         (exit 1)
     ├── SecretError                 a secret cannot be sealed or unsealed             (exit 1)
@@ -54,6 +55,10 @@ class NotAFleetRepository(SourceError):
 
 class RevisionNotFound(SourceError):
     pass
+
+
+class GitUnavailable(SourceError):
+    """Nothing is wrong with the repository: git itself could not run; trying again later may work."""
 
 
 class UnknownDevice(ReconcilerError):

@@ -16,8 +16,8 @@ from reconciler.core.fleets import SourceFile
 from reconciler.core.loading import LoadedFile, load_file
 from reconciler.core.models import kind_of
 from reconciler.core.problems import Problem
+from reconciler.shell.git.worktrees import blob_id
 from reconciler.shell.library import project_library
-from reconciler.shell.sources import blob_id
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Licences, costs and windows are judged against "now": the tests pin it (and processes they start inherit it).

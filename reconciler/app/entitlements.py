@@ -31,6 +31,7 @@ from reconciler.core.problems import did_you_mean
 from reconciler.errors import SourceError, UnknownDevice, UsageError
 from reconciler.shell import billing, clock
 from reconciler.shell.files import write_atomically
+from reconciler.shell.git.repositories import WorkTree
 from reconciler.shell.revisions import FleetLoader
 
 LICENCES = "licences/"
@@ -116,11 +117,11 @@ def costs(path: Path, rev: str | None, at: str | None, month: str | None, fmt: s
     if fleet is None:
         return problems_outcome([p for p in revision.problems if p.is_error], revision.label, fmt)
     moment = clock.parse_time(at, "--at") if at is not None else clock.now()
-    result, problems, notes = billing.rental_ledger(path, rev, revision, moment)
+    result, problems, notes = billing.rental_ledger(WorkTree(path), rev, revision, moment)
     located = revision.locate(problems)
     zone = ZoneInfo(fleet.spec.timezone)
     window = _month(month, zone) if month else None
-    bill = billing.telephony_bill(path, rev, revision, *window) if window else None
+    bill = billing.telephony_bill(WorkTree(path), rev, revision, *window) if window else None
     errors = [p for p in located if p.is_error]
     if fmt == "json":
         body = {**(rental_data(result, window) if result else {}), "telephony": bill, "notes": notes,

@@ -27,6 +27,8 @@ from reconciler.core.entitlements.judging import entitlement_problems
 from reconciler.core.problems import Problem, collapse, sort_key
 from reconciler.core.rendering import Renderer
 from reconciler.shell import billing
+from reconciler.shell.git.protocol import FleetRepository
+from reconciler.shell.git.repositories import WorkTree
 from reconciler.shell.parallel import map_slices
 from reconciler.shell.revisions import LoadedRevision
 
@@ -37,7 +39,11 @@ class History:
 
     path: Path
     rev: str | None = None
-    clone: tuple[Path, str] | None = None  # (the bare clone, the fleet's subdirectory in it)
+    clone: FleetRepository | None = None  # the daemon's bare clone (`shell.git.clones.Clone`)
+
+    @property
+    def repository(self) -> FleetRepository:
+        return self.clone if self.clone is not None else WorkTree(self.path)
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def judge_revision(revision: LoadedRevision, now: dt.datetime, history: History 
         found = entitlement_problems(fleet, revision.build.entitlements, revision.source.files, renderer, now)
         problems.extend(revision.locate(found))
         if history is not None:
-            ledger = billing.rental_ledger(history.path, history.rev, revision, now, history.clone)[1]
+            ledger = billing.rental_ledger(history.repository, history.rev, revision, now)[1]
             problems.extend(revision.locate(ledger))
     failures = list(rendered) if rendered is not None else _render_failures(revision, renderer, jobs)
     problems.extend(failures)

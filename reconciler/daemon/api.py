@@ -254,7 +254,7 @@ async def git_webhook(request: web.Request) -> web.Response:
         payload = _parse_json(body)
     except ValueError:
         payload = None  # e.g. a form-encoded payload: no ref to act on (judge says so)
-    verdict = webhooks.judge(request.headers, payload, daemon.reconciler.follower.source.branch)
+    verdict = webhooks.judge(request.headers, payload, daemon.reconciler.clone.source.branch)
     if not verdict.act:
         log.info("%s webhook ignored: %s", sender, verdict.reason)
         return web.json_response({"accepted": False, "reason": verdict.reason}, status=202)

@@ -17,11 +17,9 @@ from zoneinfo import ZoneInfo
 
 from reconciler.core.entitlements.licences import LicenceReport, evaluate
 from reconciler.errors import ReconcilerError
+from reconciler.shell.git.clones import Clone, Source
 from reconciler.shell.revisions import FleetLoader, LoadedRevision
-from reconciler.shell.sources import read_commit
 from reconciler.shell.store import Store
-
-from .following import Follower, Source
 
 SOURCE_KEY = "daemon.source"
 
@@ -57,11 +55,9 @@ def followed_revision(data_dir: Path, store: Store) -> LoadedRevision | None:
     saved = store.meta(SOURCE_KEY)
     if saved is None:
         return None
-    follower = Follower(Source(**json.loads(saved)), data_dir)
-    commit = follower.last_good()
-    if commit is None:
-        return None
+    clone = Clone(Source(**json.loads(saved)), data_dir)
     try:
-        return FleetLoader().load_files(read_commit(follower.path, commit, follower.source.subdirectory))
+        commit = clone.last_good()
+        return FleetLoader().load_files(clone.read(commit)) if commit is not None else None
     except ReconcilerError:
         return None

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from reconciler.core.entitlements import sla, support
 from reconciler.core.entitlements.licences import fleet_licences
 from reconciler.core.models import SupportFile
 from reconciler.shell import billing
+from reconciler.shell.git.protocol import FleetRepository
 from reconciler.shell.revisions import LoadedRevision
 
 UNREACHABLE_EVENT = "management connection lost"
@@ -40,14 +40,15 @@ class Incident:
                 "reaction_due": self.reaction_due.isoformat(timespec="seconds") if self.reaction_due else None}
 
 
-def entitlement_notes(revision: LoadedRevision, clone: tuple[Path, str], now: dt.datetime) -> tuple[list[str], bool]:
+def entitlement_notes(revision: LoadedRevision, clone: FleetRepository,
+                      now: dt.datetime) -> tuple[list[str], bool]:
     """The licence and rental warnings and errors of the revision, as messages; whether capacity is exceeded."""
     fleet = revision.build.fleet
     if fleet is None:
         return [], False
     licence_problems = fleet_licences(revision.build.entitlements, fleet, now)[1]
     notes = [p.message for p in licence_problems]
-    _, problems, _ = billing.rental_ledger(clone[0], None, revision, now, clone)
+    _, problems, _ = billing.rental_ledger(clone, revision.source.revision, revision, now)
     notes += [p.message for p in problems if p.code in ("rental-run-time", "rental-stopped")]
     return notes, any(p.code == "licence-capacity" for p in licence_problems)
 

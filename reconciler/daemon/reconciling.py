@@ -2,7 +2,7 @@
 
 Where it sits: `service` runs `Reconciler.run` until SIGTERM; the API reads `Reconciler.status`
 (`status`) and calls `wake` (webhook: fetch now; `POST sync`: reconcile now). Each wake-up
-fetches the branch (`following`); a new head is loaded and judged (`app.verdicts`, the same
+fetches the branch (the daemon's clone, `shell.git.clones`); a new head is loaded and judged (`app.verdicts`, the same
 verdict as `reconciler validate`); a head that fails is never used: the daemon is degraded and
 keeps reconciling the last good revision. Before each cycle that revision is judged again at the
 current time: one that stopped passing (a licence ran out) is not undone, but nothing more is
@@ -33,18 +33,17 @@ from reconciler.core.plans import DevicePlan, Plan, Status
 from reconciler.core.presenting.redaction import redact_plan, redact_snapshot
 from reconciler.core.problems import Problem
 from reconciler.core.results import DONE, DeviceOutcome, DeviceResult, FleetResult
-from reconciler.errors import ReconcilerError, SourceError
+from reconciler.errors import GitUnavailable, ReconcilerError, SourceError
 from reconciler.shell.clock import SYSTEM, Clock, sleep_or_wake
 from reconciler.shell.drivers import Driver
 from reconciler.shell.drivers.icom import DriverSettings, IcomDriver
+from reconciler.shell.git.clones import Clone
 from reconciler.shell.revisions import FleetLoader, LoadedRevision
 from reconciler.shell.rollouts import Rollout, SimpleRollout
-from reconciler.shell.sources import read_commit
 from reconciler.shell.store import DeviceState, Store
 from reconciler.shell.targets import redactor
 
 from . import logs, obligations
-from .following import Follower
 from .status import Cycle, DaemonStatus, RouterStatus, router_statuses
 
 ACTOR = "reconciler-daemon"
@@ -56,18 +55,18 @@ log = logging.getLogger("reconciler.daemon")
 class Reconciler:
     """Follows one branch and reconciles the fleet it describes (one instance per daemon)."""
 
-    def __init__(self, follower: Follower, store: Store, options: LiveOptions, *,
+    def __init__(self, clone: Clone, store: Store, options: LiveOptions, *,
                  rollout: Callable[[int], Rollout] | None = None, grace: float = 30.0,
                  on_request: Callable[[str, str, float], None] | None = None,
                  on_revision: Callable[[LoadedRevision], None] | None = None,
                  on_cycle: Callable[[Cycle, Sequence[DeviceResult]], None] | None = None,
                  clock: Clock = SYSTEM, driver: DriverFactory | None = None) -> None:
-        self.follower = follower
+        self.clone = clone
         self.store = store
         self.options = options
         self.clock = clock
         self.loader = FleetLoader()
-        self.status = DaemonStatus(follower.source.label)
+        self.status = DaemonStatus(clone.source.label)
         self.good: LoadedRevision | None = None
         self.verdict: Verdict | None = None  # the last good revision's, as last judged
         self.grace = grace
@@ -125,7 +124,11 @@ class Reconciler:
 
     def _restore_last_good(self) -> None:
         """After a restart: the pinned last good commit is reconciled even if the head is bad now."""
-        commit = self.follower.last_good()
+        try:
+            commit = self.clone.last_good()
+        except SourceError as exc:
+            log.warning("the last good revision cannot be looked up: %s", exc)
+            return
         if commit is None:
             return
         try:
@@ -138,21 +141,17 @@ class Reconciler:
 
     async def refresh(self) -> bool:
         """Fetch the branch; True if a new good revision is now the one to reconcile."""
-        try:
-            head = await asyncio.to_thread(self.follower.fetch)
-        except SourceError as exc:
-            if self.status.fetch_error != str(exc):
-                log.error("%s", exc, extra={"revision": self.status.desired})
-            self.status.fetch_error = str(exc)
-            return False
-        self.status.fetch_error = None
-        self.status.desired = head
-        if head == self._loaded:
+        head = await self._fetch()
+        if head is None or head == self._loaded:
             return False
         self._loaded = head
         try:
             revision = await asyncio.to_thread(self._load, head)
             verdict = await asyncio.to_thread(self._judge, head, revision)
+        except GitUnavailable as exc:  # nothing wrong with the commit: read it again on the next wake-up
+            self._loaded = None
+            self._fetch_failed(exc)
+            return False
         except ReconcilerError as exc:
             self._reject(head, f"revision {head[:10]} cannot be loaded: {exc}", [])
             return False
@@ -164,15 +163,35 @@ class Reconciler:
             self.status.invalid, self.status.problems = None, []
             return False
         self._accept(head, revision, verdict)
-        self.follower.pin_last_good(head)
+        try:
+            self.clone.pin_last_good(head)
+        except SourceError as exc:  # still the revision to reconcile; only a restart would not find it
+            log.warning("%s", exc, extra={"revision": head})
         log.info("new good revision %s", head[:10], extra={"revision": head})
         return True
 
+    async def _fetch(self) -> str | None:
+        """The branch's head, fetched; None if fetching failed (the status says why)."""
+        try:
+            head = await asyncio.to_thread(self.clone.fetch)
+        except SourceError as exc:
+            self._fetch_failed(exc)
+            return None
+        self.status.fetch_error = None
+        self.status.desired = head
+        return head
+
+    def _fetch_failed(self, exc: SourceError) -> None:
+        """Logged once while the same error lasts; shown in the status."""
+        if self.status.fetch_error != str(exc):
+            log.error("%s", exc, extra={"revision": self.status.desired})
+        self.status.fetch_error = str(exc)
+
     def _load(self, commit: str) -> LoadedRevision:
-        return self.loader.load_files(read_commit(self.follower.path, commit, self.follower.source.subdirectory))
+        return self.loader.load_files(self.clone.read(commit))
 
     def _history(self, commit: str) -> History:
-        return History(self.follower.path, commit, (self.follower.path, self.follower.source.subdirectory))
+        return History(self.clone.path, commit, self.clone)
 
     def _judge(self, commit: str, revision: LoadedRevision) -> Verdict:
         """The verdict `reconciler validate` gives the commit now (rendered in this process: jobs=1)."""
@@ -191,7 +210,7 @@ class Reconciler:
         log.error("%s", reason, extra={"revision": head})
         for problem in problems[:20]:
             log.error("%s", problem, extra={"revision": head})
-        author = self.follower.author(head)
+        author = self.clone.author(head)
         count = f"{len(problems)} problems" if problems else "not loadable"
         self.store.audit(ACTOR, "reject", [], head, "rejected", f"by {author}: {count}: {reason}")
 
@@ -273,8 +292,7 @@ class Reconciler:
         now = self.clock.now()
         offline = [name for name, status in self.status.devices.items() if status is RouterStatus.OFFLINE]
         try:
-            clone = (self.follower.path, self.follower.source.subdirectory)
-            self.status.entitlements, over = obligations.entitlement_notes(revision, clone, now)
+            self.status.entitlements, over = obligations.entitlement_notes(revision, self.clone, now)
             events = dict.fromkeys(offline, obligations.UNREACHABLE_EVENT)
             if over:
                 events[obligations.FLEET] = obligations.OVER_LICENCE_EVENT

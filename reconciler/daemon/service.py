@@ -1,4 +1,4 @@
-"""`reconciler serve`: wire the follower, the reconciler, the API and (with --simulate) routers, and run.
+"""`reconciler serve`: wire the clone, the reconciler, the API and (with --simulate) routers, and run.
 
 Where it sits: `cli` calls `serve(config)`; it returns the exit code. It opens the store, starts
 the embedded simulator if asked (its routers follow the fleet: devices added to the repository
@@ -13,7 +13,8 @@ git, SQLite and the routers, header and idle deadlines). The demo token `--simul
 as long as the process: it is revoked at exit, and one a killed daemon left behind at the next start.
 Where a local client reaches the daemon is written to `<data_dir>/daemon.url` while it serves (the
 container's health check reads it). `RECONCILER_TEST_FAULT_FETCH` is for tests only (off unless
-set): while the file it names exists, every fetch fails as if the descriptors had run out.
+set): while the file it names exists, every fetch raises an `OSError` (EMFILE) the loop does not expect,
+so that the loop fails and is restarted.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from aiohttp import web
 
 from reconciler.app.sessions import LiveOptions
 from reconciler.shell import clock
+from reconciler.shell.git.clones import Clone, Source
 from reconciler.shell.revisions import LoadedRevision
 from reconciler.shell.store import Store
 from reconciler.simulator import server as simulator_server
@@ -42,7 +44,7 @@ from reconciler.simulator.routers import Factory
 from . import autoupdate, licensing, listening, logs, tokens, watching
 from .api import Daemon, make_app
 from .config import DaemonConfig
-from .following import Follower, Source, resolve_source
+from .following import resolve_source
 from .metrics import Metrics
 from .reconciling import ACTOR, Reconciler
 from .supervision import LoopHealth, supervise
@@ -65,7 +67,7 @@ def serve(config: DaemonConfig) -> int:
     licensing.remember_source(store, source)  # `token create` checks the API licence of what this daemon follows
     _revoke_demo_tokens(store, "left by a daemon that did not stop cleanly")
     try:
-        asyncio.run(_serve(config, _follower(source, config.data_dir), store, webhook_secret))
+        asyncio.run(_serve(config, _clone(source, config.data_dir), store, webhook_secret))
     finally:
         _revoke_demo_tokens(store, "the daemon stopped")
         logs.flush_bursts(everything=True)
@@ -73,7 +75,7 @@ def serve(config: DaemonConfig) -> int:
     return 0
 
 
-async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook_secret: str | None) -> None:
+async def _serve(config: DaemonConfig, clone: Clone, store: Store, webhook_secret: str | None) -> None:
     stop = asyncio.Event()
     health = LoopHealth()
     async with contextlib.AsyncExitStack() as stack:
@@ -82,7 +84,7 @@ async def _serve(config: DaemonConfig, follower: Follower, store: Store, webhook
         on_revision = _follow_fleet(simulated) if simulated else None
         status_of: list[Reconciler] = []
         metrics = Metrics(lambda: status_of[0].status, health)
-        reconciler = Reconciler(follower, store, options, grace=config.shutdown_grace, on_request=metrics.request,
+        reconciler = Reconciler(clone, store, options, grace=config.shutdown_grace, on_request=metrics.request,
                                 on_revision=on_revision, on_cycle=metrics.cycle_finished)
         status_of.append(reconciler)
         metrics.connections = _connections(config)
@@ -139,8 +141,9 @@ def _write_url(data_dir: Path, url: str, stack: contextlib.AsyncExitStack) -> No
     stack.callback(path.unlink, missing_ok=True)
 
 
-class _FaultyFollower(Follower):
-    """Tests only: while the file `RECONCILER_TEST_FAULT_FETCH` names exists, fetching fails like on EMFILE."""
+class _FaultyClone(Clone):
+    """Tests only: while the file `RECONCILER_TEST_FAULT_FETCH` names exists, fetching raises the OSError of EMFILE,
+    which nothing in the loop expects (a real fetch turns it into a SourceError): the loop fails and is restarted."""
 
     def __init__(self, source: Source, data_dir: Path, marker: Path) -> None:
         super().__init__(source, data_dir)
@@ -152,12 +155,12 @@ class _FaultyFollower(Follower):
         return super().fetch()
 
 
-def _follower(source: Source, data_dir: Path) -> Follower:
+def _clone(source: Source, data_dir: Path) -> Clone:
     marker = os.environ.get(FAULT_FETCH)
     if not marker:
-        return Follower(source, data_dir)
+        return Clone(source, data_dir)
     log.warning("%s is set: fetches fail while %s exists (a test hook)", FAULT_FETCH, marker)
-    return _FaultyFollower(source, data_dir, Path(marker))
+    return _FaultyClone(source, data_dir, Path(marker))
 
 
 def _packets(config: DaemonConfig, reconciler: Reconciler) -> autoupdate.Packets | None:

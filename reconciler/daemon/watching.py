@@ -38,7 +38,7 @@ async def watch(config: DaemonConfig, reconciler: Reconciler, stop: asyncio.Even
         return
     reconciler.keep_snapshot = True
     loader = FleetLoader()
-    top = Path(reconciler.follower.source.url)
+    top = Path(reconciler.clone.source.url)
     watched = [root] + ([top / ".git"] if (top / ".git").is_dir() else [])
     log.info("watching %s: saves are validated and planned, only commits are applied", root)
     async for changes in watchfiles.awatch(*watched, stop_event=stop, debounce=300, recursive=True):

@@ -1,7 +1,7 @@
 """Reading and writing files safely: readers see the old content or the new, never a part of it, and
 a reader is never handed a pipe or a device for a file.
 
-`open_regular` is how `sources` opens the files of a fleet repository's working tree: only regular
+`open_regular` is how `git.worktrees` opens the files of a fleet repository's working tree: only regular
 files, never through a link, with the size taken from the open descriptor so a limit can be checked
 before anything is read. `write_atomically` is how results (plans, schemas, keys) are written.
 """

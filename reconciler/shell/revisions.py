@@ -1,6 +1,6 @@
-"""Loading fleet revisions: files from `sources` in, a built fleet (and its renderer) out.
+"""Loading fleet revisions: a revision's files in (`shell.git`), a built fleet (and its renderer) out.
 
-Where it sits: between `sources` (bytes of a revision) and the pure core (`documents`,
+Where it sits: between `shell.git` (the bytes of a revision) and the pure core (`documents`,
 `loading`, `building`, `rendering`). A `FleetLoader` keeps every file it validated, keyed by
 path and git blob id, so a diff reads each distinct file once and a long-lived process (the
 daemon) re-parses only the files a new commit changed. The garbage collector is paused during the
@@ -24,8 +24,9 @@ from reconciler.core.memos import DeviceMemo, HashMemo, environment_key
 from reconciler.core.models import GroupsFile, kind_of
 from reconciler.core.problems import Problem, sort_key
 from reconciler.core.rendering import Renderer
+from reconciler.shell.git.protocol import RevisionFiles
+from reconciler.shell.git.repositories import read_revision
 from reconciler.shell.library import project_library
-from reconciler.shell.sources import RevisionFiles, read_revision
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""The daemon's parts on their own: signatures, the configuration file, sources, tokens, log redaction."""
+"""The daemon's parts on their own: signatures, the configuration file, tokens, log redaction."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ import pytest
 
 from reconciler.daemon import logs, obligations, tokens, webhooks
 from reconciler.daemon.config import load_config
-from reconciler.daemon.following import Follower, resolve_source
-from reconciler.errors import ConfigError, SourceError, UsageError
+from reconciler.errors import ConfigError, UsageError
 from reconciler.options import seconds
 from reconciler.shell.revisions import FleetLoader
 from reconciler.shell.store import Store
-from tests.conftest import GitRepo, run_cli, small_fleet, write_tree
+from tests.conftest import run_cli, small_fleet, write_tree
 
 BODY = b'{"ref": "refs/heads/main", "after": "abc"}'
 
@@ -77,24 +76,6 @@ def test_serve_with_a_bad_configuration_exits_2_with_the_reason(tmp_path: Path,
     """The command line maps a configuration error to exit code 2 and one line, no traceback."""
     code, _, err = run_cli(["serve", str(tmp_path), "--listen", "nowhere"], capsys)
     assert code == 2 and "listen: Value error, expected HOST:PORT" in err and "Traceback" not in err
-
-
-def test_a_path_inside_a_work_tree_follows_that_repository_its_branch_and_subdirectory(tmp_path: Path) -> None:
-    """SOURCE as a subdirectory: the repository's top, the path below it, the branch checked out."""
-    repo = GitRepo(tmp_path / "repo")
-    repo.commit({f"fleets/eu/{name}": text for name, text in small_fleet().items()})
-    repo.git("checkout", "--quiet", "-b", "production")
-    source = resolve_source(str(repo.root / "fleets" / "eu"), None, None)
-    assert (source.url, source.branch, source.subdirectory) == (str(repo.root.resolve()), "production", "fleets/eu")
-    assert resolve_source("https://git.example.com/fleet.git", None, "x/").subdirectory == "x"
-    assert resolve_source("git@git.example.com:netops/fleet.git", "prod", None).branch == "prod"
-    with pytest.raises(SourceError, match="not inside a git repository"):
-        resolve_source(str(tmp_path), None, None)
-    follower = Follower(source, tmp_path / "data")
-    head = follower.fetch()
-    assert head == repo.git("rev-parse", "HEAD")
-    follower.pin_last_good(head)
-    assert Follower(source, tmp_path / "data").last_good() == head  # survives a restart
 
 
 def test_tokens_are_stored_hashed_shown_once_and_names_are_never_reused(tmp_path: Path) -> None:

@@ -18,13 +18,14 @@ import pytest
 from reconciler.app.sessions import LiveOptions
 from reconciler.cli import main
 from reconciler.core.results import DeviceOutcome
-from reconciler.daemon.following import Follower, resolve_source
+from reconciler.daemon.following import resolve_source
 from reconciler.daemon.reconciling import Reconciler
 from reconciler.daemon.status import RouterStatus
 from reconciler.shell.clock import Clock, VirtualClock
 from reconciler.shell.drivers import Driver
 from reconciler.shell.drivers.fake import FakeDriver, FakeRouter
 from reconciler.shell.drivers.icom import DriverSettings
+from reconciler.shell.git.clones import Clone
 from reconciler.shell.store import Store
 from tests.conftest import GitRepo, small_fleet
 
@@ -69,8 +70,8 @@ def _rig(tmp_path: Path, self_heal: bool, files: dict[str, str] | None = None) -
         return routers
 
     data = tmp_path / "data"
-    follower = Follower(resolve_source(str(repo.root), None, None), data)
-    reconciler = Reconciler(follower, Store(data, clock), LiveOptions(data_dir=data), clock=clock, driver=driver)
+    clone = Clone(resolve_source(str(repo.root), None, None), data)
+    reconciler = Reconciler(clone, Store(data, clock), LiveOptions(data_dir=data), clock=clock, driver=driver)
     return Rig(repo, fleet, clock, routers, reconciler)
 
 

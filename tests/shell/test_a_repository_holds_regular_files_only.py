@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.shell.files import IrregularFile, open_regular
-from reconciler.shell.sources import read_revision
+from reconciler.shell.git.repositories import read_revision
 from tests.conftest import GitRepo, small_fleet, write_tree
 
 # A reader that blocks on a pipe or reads a device without end would hang the test: every command

@@ -2,7 +2,7 @@
 
 Where it sits: `app.entitlements.costs` (and `validate`) hand it the account's top-ups, the price
 lists, and every version of every PBX's selection with the time it was configured (rebuilt from
-git history by `shell.history`: the commit time, unless the file says `effective:`), plus "now".
+git history by `shell.git.history`: the commit time, unless the file says `effective:`), plus "now".
 A purely computational module; amounts are exact (fractions of a credit), shown to 4 places.
 
 - D1.4/D1.5: a selection costs, per second, the monthly rent of its articles at the price list

@@ -9,8 +9,10 @@ import pytest
 from reconciler.core import limits
 from reconciler.core.documents import MAX_FILE_BYTES
 from reconciler.errors import NotAFleetRepository, RevisionNotFound
+from reconciler.shell.git.protocol import WORKING_TREE
+from reconciler.shell.git.repositories import read_revision
+from reconciler.shell.git.worktrees import blob_id
 from reconciler.shell.revisions import FleetLoader
-from reconciler.shell.sources import WORKING_TREE, blob_id, read_revision
 from tests.conftest import GitRepo, small_fleet, write_tree
 
 SUBDIR = "infra/fleet"

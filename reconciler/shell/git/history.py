@@ -1,48 +1,52 @@
 """The history of files in git: every committed version of the files under a directory, with its time.
 
 Where it sits: entitlements billed over time (rental selections, D1.5; hosted telephony, D3.5)
-are rebuilt from the repository's own history, so costs are auditable from git alone. The app
-asks `versions` for a fleet directory and hands the versions to the core. Uncommitted changes are
-not history: `uncommitted` names them, so the output can say they do not count yet.
+are rebuilt from the repository's own history, so costs are auditable from git alone. Billing
+(`shell.billing`) asks a `FleetRepository` for the versions under a directory; `WorkTree`
+(`repositories`) and `Clone` (`clones`) answer from here. Uncommitted changes are not history:
+`uncommitted` names them, so the output can say they do not count yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from reconciler.errors import SourceError
-from reconciler.shell.sources import _cat_blobs, _prefix, _repo, _resolve, _stderr
 
-
-@dataclass(frozen=True)
-class FileVersion:
-    path: str  # relative to the fleet root
-    commit: str
-    committed_at: dt.datetime
-    data: bytes | None  # None: deleted by this commit
+from .plumbing import (
+    cat_blobs,
+    find_repository,
+    fleet_prefix,
+    git_running,
+    open_repository,
+    resolve,
+    stderr_text,
+    subdirectory_prefix,
+)
+from .protocol import FileVersion
 
 
 def versions(root: Path, directory: str, rev: str | None = None) -> list[FileVersion]:
     """Every version of the files under `directory` (relative to the fleet root) up to `rev` (HEAD), oldest first."""
-    repo = _repo(root.resolve())
-    if repo is None:
-        return []
-    return _versions(repo, _prefix(repo, root.resolve()), directory, rev or "HEAD")
+    with git_running(f"cannot read the history of {directory}"):
+        repo = find_repository(root.resolve())
+        if repo is None:
+            return []
+        return _versions(repo, fleet_prefix(repo, root.resolve()), directory, rev or "HEAD")
 
 
 def versions_in(repository: Path, subdirectory: str, directory: str, rev: str) -> list[FileVersion]:
     """The same for a (bare) repository whose fleet is in `subdirectory` (the daemon's clone)."""
-    prefix = subdirectory.strip("/") + "/" if subdirectory.strip("/") else ""
-    return _versions(git.Repo(repository), prefix, directory, rev)
+    with git_running(f"cannot read the history of {directory}"):
+        return _versions(open_repository(repository), subdirectory_prefix(subdirectory), directory, rev)
 
 
 def _versions(repo: git.Repo, prefix: str, directory: str, rev: str) -> list[FileVersion]:
     try:
-        head = _resolve(repo, rev)
+        head = resolve(repo, rev)
     except SourceError:
         return []  # no commit yet
     try:
@@ -50,9 +54,9 @@ def _versions(repo: git.Repo, prefix: str, directory: str, rev: str) -> list[Fil
         log = repo.git.log("--reverse", "--first-parent", "--diff-merges=first-parent", "--format=%x00%H %ct",
                            "--raw", "--no-abbrev", "--no-renames", head, "--", prefix + directory)
     except git.GitCommandError as exc:
-        raise SourceError(f"git cannot read the history of {directory}: {_stderr(exc)}") from None
+        raise SourceError(f"git cannot read the history of {directory}: {stderr_text(exc)}") from None
     changes = _parse_log(log, prefix)
-    contents = _cat_blobs(repo, sorted({blob for *_, blob in changes if blob}))
+    contents = cat_blobs(repo, sorted({blob for *_, blob in changes if blob}))
     return [FileVersion(path, commit, when, contents.get(blob) if blob else None)
             for commit, when, path, blob in changes]
 
@@ -75,12 +79,13 @@ def _parse_log(log: str, prefix: str) -> list[tuple[str, dt.datetime, str, str |
 
 def uncommitted(root: Path, directory: str) -> list[str]:
     """Files under `directory` whose working-tree content differs from HEAD (not billed until committed)."""
-    repo = _repo(root.resolve())
-    if repo is None:
-        return []
-    prefix = _prefix(repo, root.resolve())
-    try:
-        output = repo.git.status("--porcelain", "--untracked-files=all", "--", prefix + directory)
-    except git.GitCommandError:
-        return []
+    with git_running(f"cannot tell the uncommitted files of {directory}"):
+        repo = find_repository(root.resolve())
+        if repo is None:
+            return []
+        prefix = fleet_prefix(repo, root.resolve())
+        try:
+            output = repo.git.status("--porcelain", "--untracked-files=all", "--", prefix + directory)
+        except git.GitCommandError:
+            return []
     return sorted(line[3:].removeprefix(prefix) for line in output.splitlines() if line.strip())
