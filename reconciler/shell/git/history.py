@@ -16,37 +16,29 @@ import git
 
 from reconciler.errors import SourceError
 
-from .plumbing import (
-    cat_blobs,
-    find_repository,
-    fleet_prefix,
-    git_running,
-    open_repository,
-    resolve,
-    stderr_text,
-    subdirectory_prefix,
-)
+from . import plumbing
 from .protocol import FileVersion
 
 
 def versions(root: Path, directory: str, rev: str | None = None) -> list[FileVersion]:
     """Every version of the files under `directory` (relative to the fleet root) up to `rev` (HEAD), oldest first."""
-    with git_running(f"cannot read the history of {directory}"):
-        repo = find_repository(root.resolve())
+    with plumbing.git_running(f"cannot read the history of {directory}"):
+        repo = plumbing.find_repository(root.resolve())
         if repo is None:
             return []
-        return _versions(repo, fleet_prefix(repo, root.resolve()), directory, rev or "HEAD")
+        return _versions(repo, plumbing.fleet_prefix(repo, root.resolve()), directory, rev or "HEAD")
 
 
 def versions_in(repository: Path, subdirectory: str, directory: str, rev: str) -> list[FileVersion]:
     """The same for a (bare) repository whose fleet is in `subdirectory` (the daemon's clone)."""
-    with git_running(f"cannot read the history of {directory}"):
-        return _versions(open_repository(repository), subdirectory_prefix(subdirectory), directory, rev)
+    with plumbing.git_running(f"cannot read the history of {directory}"):
+        repo = plumbing.open_repository(repository)
+        return _versions(repo, plumbing.subdirectory_prefix(subdirectory), directory, rev)
 
 
 def _versions(repo: git.Repo, prefix: str, directory: str, rev: str) -> list[FileVersion]:
     try:
-        head = resolve(repo, rev)
+        head = plumbing.resolve(repo, rev)
     except SourceError:
         return []  # no commit yet
     try:
@@ -54,9 +46,9 @@ def _versions(repo: git.Repo, prefix: str, directory: str, rev: str) -> list[Fil
         log = repo.git.log("--reverse", "--first-parent", "--diff-merges=first-parent", "--format=%x00%H %ct",
                            "--raw", "--no-abbrev", "--no-renames", head, "--", prefix + directory)
     except git.GitCommandError as exc:
-        raise SourceError(f"git cannot read the history of {directory}: {stderr_text(exc)}") from None
+        raise SourceError(f"git cannot read the history of {directory}: {plumbing.stderr_text(exc)}") from None
     changes = _parse_log(log, prefix)
-    contents = cat_blobs(repo, sorted({blob for *_, blob in changes if blob}))
+    contents = plumbing.cat_blobs(repo, sorted({blob for *_, blob in changes if blob}))
     return [FileVersion(path, commit, when, contents.get(blob) if blob else None)
             for commit, when, path, blob in changes]
 
@@ -79,11 +71,11 @@ def _parse_log(log: str, prefix: str) -> list[tuple[str, dt.datetime, str, str |
 
 def uncommitted(root: Path, directory: str) -> list[str]:
     """Files under `directory` whose working-tree content differs from HEAD (not billed until committed)."""
-    with git_running(f"cannot tell the uncommitted files of {directory}"):
-        repo = find_repository(root.resolve())
+    with plumbing.git_running(f"cannot tell the uncommitted files of {directory}"):
+        repo = plumbing.find_repository(root.resolve())
         if repo is None:
             return []
-        prefix = fleet_prefix(repo, root.resolve())
+        prefix = plumbing.fleet_prefix(repo, root.resolve())
         try:
             output = repo.git.status("--porcelain", "--untracked-files=all", "--", prefix + directory)
         except git.GitCommandError:

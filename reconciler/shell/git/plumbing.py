@@ -9,6 +9,7 @@ at all (not installed, or no file descriptors left to start it) becomes `GitUnav
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ def find_repository(path: Path) -> git.Repo | None:
     try:
         return git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        _can_open_files()
         return None
 
 
@@ -45,7 +47,14 @@ def open_repository(path: Path) -> git.Repo:
     try:
         return git.Repo(path)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        _can_open_files()
         raise SourceError(f"{path} is not a git repository") from None
+
+
+def _can_open_files() -> None:
+    """The OSError of opening a file, if none can be opened now (EMFILE): GitPython takes a HEAD it cannot
+    open for no repository at all, which would send a reader to the wrong conclusion."""
+    os.close(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
 
 
 def fleet_prefix(repo: git.Repo, root: Path) -> str:

@@ -38,8 +38,11 @@ from .worktrees import read_working_tree
 def read_revision(path: Path, rev: str | None) -> RevisionFiles:
     """The fleet repository at `path`: at `rev` (from git objects) or, if None, as in the working tree."""
     root = path.resolve()
-    with git_running(f"cannot read {path}"):
-        revision = read_working_tree(root) if rev is None else _read_git(root, rev)
+    if rev is None:
+        revision = read_working_tree(root)
+    else:
+        with git_running(f"cannot read {path}"):
+            revision = _read_git(root, rev)
     if not revision.is_fleet:
         where = f"{path} at {revision.label}" if rev else str(path)
         raise NotAFleetRepository(f"{where} is not a fleet repository: no fleet.yaml")

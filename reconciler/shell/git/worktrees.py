@@ -23,7 +23,7 @@ from reconciler.core.fleets import SourceFile
 from reconciler.errors import NotAFleetRepository, SourceError
 from reconciler.shell.files import IrregularFile, open_regular
 
-from .plumbing import find_repository, fleet_prefix
+from .plumbing import find_repository, fleet_prefix, git_running
 from .protocol import WORKING_TREE, RevisionFiles, is_hidden
 
 
@@ -36,8 +36,9 @@ def read_working_tree(root: Path) -> RevisionFiles:
     """The files under `root` (resolved) as they are now; links are listed, never followed."""
     if not root.is_dir():
         raise NotAFleetRepository(f"{root} is not a directory")
-    repo = find_repository(root)
-    paths = _listed_by_git(repo, root) if repo is not None else None
+    with git_running(f"cannot read {root}"):
+        repo = find_repository(root)
+        paths = _listed_by_git(repo, root) if repo is not None else None
     if paths is None:
         paths = list(_walk(root))
     files: dict[str, SourceFile] = {}
