@@ -61,7 +61,8 @@ def staged_rollout(session: Session, plan: Plan, left_out: Sequence[DeviceResult
     if ignore_windows:
         session.store.audit(actor, "rollout-ignore-windows", [], revision, "override",
                             f"rollout {rollout} runs with --ignore-windows")
-    staging = Staging(book, rollout, policy, session.fleet.devices, {r.device: r for r in left_out}, ignore_windows)
+    staging = Staging(book, rollout, policy, session.fleet.devices, {r.device: r for r in left_out}, ignore_windows,
+                      health_poll=session.settings.poll_interval)
     return RolloutChoice(StagedRollout(staging, session.max_parallel, grace), rollout, tuple(superseded))
 
 
@@ -74,10 +75,13 @@ def revision_of(session: Session) -> str:
 
 
 def current(store: Store, rollout: int | None) -> RolloutRecord:
-    """The rollout asked for, or the active one."""
-    record = store.rollouts.get(rollout) if rollout is not None else store.rollouts.active()
+    """The rollout asked for, or the active one, or else the newest."""
+    if rollout is not None:
+        record = store.rollouts.get(rollout)
+    else:
+        record = store.rollouts.active() or next(iter(store.rollouts.recent(1)), None)
     if record is None:
-        raise UsageError(f"no rollout {rollout}" if rollout is not None else "no rollout is active")
+        raise UsageError(f"no rollout {rollout}" if rollout is not None else "no rollout yet")
     return record
 
 
