@@ -60,6 +60,7 @@ class Context:
     revision: str | None
     content: str | None
     clock: Clock = SYSTEM
+    on_converged: Callable[[str, DesiredState], None] | None = None  # told each device's state once it runs it
     rules: Rules = field(init=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +138,8 @@ async def apply_device(work: Work, context: Context) -> DeviceResult:
         outcome, detail = DeviceOutcome.FAILED, _failure(steps, exc, internal=True)
     result = DeviceResult(work.plan.device, outcome, detail, tuple(steps), context.clock.monotonic() - started)
     _record(result, work, context, applied)
+    if applied is not None and context.on_converged is not None:
+        context.on_converged(work.plan.device, applied)
     return result
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.core.configs import parse_config
 from reconciler.core.fleets import Device
@@ -30,17 +30,25 @@ from reconciler.core.models.rollouts import (
     RolloutsFile,
     StrategySpec,
 )
-from reconciler.core.rendering import DesiredState, RenderFailure
+from reconciler.core.rendering import DesiredState
 from reconciler.core.results import DONE, DeviceOutcome, DeviceResult
-from reconciler.core.rollouts.gates import Decision, Tally, Verdict, judge_strategies
+from reconciler.core.rollouts.gates import Tally, Verdict, judge_strategies
 from reconciler.core.rollouts.windows import next_window
 from reconciler.shell.applying import Context, Report, Work, apply_device, run_devices
 from reconciler.shell.clock import Clock, sleep_or_wake
 from reconciler.shell.health import HealthResult, await_health
 from reconciler.shell.retrying import Backoff
-from reconciler.shell.store import GoodState, RolloutDevice, RolloutDeviceState, RolloutRecord, RolloutState
+from reconciler.shell.store import (
+    DeviceUpdate,
+    GoodState,
+    RolloutDevice,
+    RolloutDeviceState,
+    RolloutRecord,
+    RolloutState,
+)
 from reconciler.shell.store.rollouts import RolloutBook
 
+_BATCH = 256  # device states written to the book in one transaction (a killed process re-plans the rest)
 _FAILURES = {DeviceOutcome.FAILED: FailureType.REJECTED, DeviceOutcome.UNREACHABLE: FailureType.UNREACHABLE,
              DeviceOutcome.BUSY: FailureType.BUSY, DeviceOutcome.STALE: FailureType.REJECTED}
 
@@ -79,11 +87,16 @@ class _Runner:
     def __init__(self, staging: Staging, context: Context, stop: asyncio.Event, report: Report | None,
                  max_parallel: int, grace: float) -> None:
         self.staging, self.book, self.rollout = staging, staging.book, staging.rollout
-        self.context, self.stop, self.report = context, stop, report
+        self.context = replace(context, on_converged=self._converged)
+        self.stop, self.report = stop, report
         self.max_parallel, self.grace = max_parallel, grace
         self.clock = context.clock
         self.halt = asyncio.Event()  # a gate tripped in this wave: start no more devices
         self.results: list[DeviceResult] = []
+        self.tallies: dict[str, Tally] = {}  # the current wave's outcomes by strategy, kept in memory
+        self.updates: list[DeviceUpdate] = []  # device states not yet written to the book (written in batches)
+        self.goods: list[GoodState] = []
+        self.running: dict[str, DesiredState] = {}  # what each device in flight runs once it converged
 
     async def run(self, works: Mapping[str, Work]) -> None:
         record = self.book.get(self.rollout)
@@ -106,10 +119,15 @@ class _Runner:
             self.book.set_state(self.rollout, RolloutState.AWAITING_APPROVAL, wave, held)
             return False
         self.book.set_state(self.rollout, RolloutState.RUNNING, wave, f"wave {wave} of {waves}")
-        pending = [m for m in self.book.devices(self.rollout, wave) if not m.state.finished]
+        members = self.book.devices(self.rollout, wave)
+        self.tallies = _tallies(members)
+        pending = [m for m in members if not m.state.finished]
         ready, waiting = self._by_window(pending)
         self.halt.clear()
-        await self._run(ready, works)
+        try:
+            await self._run(ready, works)
+        finally:
+            self._flush()
         if self.stop.is_set():
             self.book.set_state(self.rollout, RolloutState.RUNNING, wave, f"stopped in wave {wave}: resumes there")
             return False
@@ -117,7 +135,7 @@ class _Runner:
 
     async def _after_wave(self, wave: int, waves: int, waiting: Sequence[tuple[RolloutDevice, dt.datetime | None]]
                           ) -> bool:
-        decision = self._judge(wave)
+        decision = judge_strategies(self.tallies, self.staging.policy)
         if decision.verdict is Verdict.ABORT:
             self.book.abort(self.rollout, decision.reason)
             return False
@@ -199,19 +217,17 @@ class _Runner:
         """A member the plan has nothing to apply to: left out (offline, busy, blocked), or in sync already."""
         left = self.staging.unavailable.get(member.device)
         if left is None:
-            self.book.set_device(self.rollout, member.device, RolloutDeviceState.SUCCEEDED, detail="in sync")
+            self._note(member, DeviceUpdate(member.device, RolloutDeviceState.SUCCEEDED, detail="in sync"))
             return
         failure = _FAILURES.get(left.outcome, FailureType.REJECTED)
-        self.book.set_device(self.rollout, member.device, RolloutDeviceState.FAILED, failure.value, left.detail)
+        self._note(member, DeviceUpdate(member.device, RolloutDeviceState.FAILED, failure.value, left.detail))
         self.results.append(left)
-        self._check_gates(member.wave)
 
     async def _device(self, member: RolloutDevice, work: Work, pace: _Pace) -> DeviceResult:
         async with pace.slots:
             if self.halt.is_set() or self.stop.is_set():
                 return DeviceResult(member.device, DeviceOutcome.SKIPPED, "not started: the wave was stopped")
             await pace.turn()
-            self.book.set_device(self.rollout, member.device, RolloutDeviceState.RUNNING, attempt=True)
             result, failure = await self._attempts(work, pace.strategy)
             reverted = False
             if failure is None and result.outcome in DONE:
@@ -253,7 +269,7 @@ class _Runner:
         """The device's result after its health checks: a failure of type health, and whether it was reverted."""
         if strategy.health is None or result.outcome is not DeviceOutcome.CONVERGED:
             return result, None, False
-        desired = self._desired(work)
+        desired = self.running.get(work.plan.device)
         checked = await await_health(self.context.driver, work.target, strategy.health.checks,
                                      desired.firmware if desired is not None else None, strategy.health.deadline,
                                      self.clock, self.staging.health_poll)
@@ -278,46 +294,48 @@ class _Runner:
 
     def _record(self, member: RolloutDevice, work: Work, result: DeviceResult, failure: FailureType | None,
                 reverted: bool) -> None:
+        desired = self.running.pop(member.device, None)
         if result.outcome is DeviceOutcome.SKIPPED or result.outcome is DeviceOutcome.INTERRUPTED:
-            self.book.set_device(self.rollout, member.device, RolloutDeviceState.PENDING, detail=result.detail)
+            self.updates.append(DeviceUpdate(member.device, RolloutDeviceState.PENDING, detail=result.detail))
             return
         if failure is None:
-            self.book.set_device(self.rollout, member.device, RolloutDeviceState.SUCCEEDED, detail=result.detail)
-            self._remember_good(work)
+            self._note(member, DeviceUpdate(member.device, RolloutDeviceState.SUCCEEDED, detail=result.detail,
+                                            attempts=1))
+            if desired is not None:
+                self.goods.append(self._good(desired))
         else:
             state = RolloutDeviceState.REVERTED if reverted else RolloutDeviceState.FAILED
-            self.book.set_device(self.rollout, member.device, state, failure.value, result.detail)
-        self._check_gates(member.wave)
+            self._note(member, DeviceUpdate(member.device, state, failure.value, result.detail, attempts=1))
 
-    def _remember_good(self, work: Work) -> None:
-        desired = self._desired(work)
-        if desired is None:
-            return
-        self.book.record_good(GoodState(desired.device, desired.serial, self.context.revision, self.context.content,
-                                        desired.firmware, desired.config_text, desired.config_mode.value,
-                                        desired.input_hash, self.clock.now().isoformat(timespec="seconds")))
+    def _converged(self, device: str, desired: DesiredState) -> None:
+        """Told by `applying` what a device runs once it converged (its good state, if its checks pass)."""
+        self.running[device] = desired
 
-    def _desired(self, work: Work) -> DesiredState | None:
-        rendered = self.context.renderer.render(self.context.fleet.devices[work.plan.device])
-        return None if isinstance(rendered, RenderFailure) else rendered
+    def _good(self, desired: DesiredState) -> GoodState:
+        return GoodState(desired.device, desired.serial, self.context.revision, self.context.content,
+                         desired.firmware, desired.config_text, desired.config_mode.value, desired.input_hash,
+                         self.clock.now().isoformat(timespec="seconds"))
 
-    # --- gates and the end ----------------------------------------------------------------------------------
+    # --- gates, the book and the end ------------------------------------------------------------------------
 
-    def _check_gates(self, wave: int) -> None:
-        if self._judge(wave).verdict >= Verdict.PAUSE:
+    def _note(self, member: RolloutDevice, update: DeviceUpdate) -> None:
+        """A device finished: count it in its strategy's tally, queue its state, judge the wave's gates."""
+        tally = self.tallies.get(member.strategy, Tally(0))
+        self.tallies[member.strategy] = _counted(tally, update.state, update.failure, size=tally.size)
+        self.updates.append(update)
+        if judge_strategies(self.tallies, self.staging.policy).verdict >= Verdict.PAUSE:
             self.halt.set()
+            self._flush()
+        elif len(self.updates) >= _BATCH:
+            self._flush()
 
-    def _judge(self, wave: int) -> Decision:
-        tallies: dict[str, Tally] = {}
-        for member in self.book.devices(self.rollout, wave):
-            tally = tallies.get(member.strategy, Tally(0))
-            failed = dict(tally.failed)
-            if member.state in (RolloutDeviceState.FAILED, RolloutDeviceState.REVERTED):
-                kind = FailureType(member.failure) if member.failure else FailureType.REJECTED
-                failed[kind] = failed.get(kind, 0) + 1
-            succeeded = tally.succeeded + (member.state is RolloutDeviceState.SUCCEEDED)
-            tallies[member.strategy] = Tally(tally.size + 1, succeeded, failed)
-        return judge_strategies(tallies, self.staging.policy)
+    def _flush(self) -> None:
+        if self.updates:
+            self.book.set_devices(self.rollout, self.updates)
+            self.updates = []
+        if self.goods:
+            self.book.record_good(*self.goods)
+            self.goods = []
 
     def _finish(self) -> None:
         counts = self.book.counts(self.rollout)
@@ -349,6 +367,24 @@ class _Pace:
             self._next = max(now, self._next) + self._interval
         if wait:
             await self.clock.sleep(wait)
+
+
+def _tallies(members: Sequence[RolloutDevice]) -> dict[str, Tally]:
+    """A wave's tallies by strategy, from the book (a resumed wave counts what finished before)."""
+    found: dict[str, Tally] = {}
+    for member in members:
+        tally = found.get(member.strategy, Tally(0))
+        found[member.strategy] = _counted(tally, member.state, member.failure, size=tally.size + 1)
+    return found
+
+
+def _counted(tally: Tally, state: RolloutDeviceState, failure: str | None, size: int) -> Tally:
+    """`tally` with one more device in `state` (a failed or reverted one counted by its failure type)."""
+    failed = dict(tally.failed)
+    if state in (RolloutDeviceState.FAILED, RolloutDeviceState.REVERTED):
+        kind = FailureType(failure) if failure else FailureType.REJECTED
+        failed[kind] = failed.get(kind, 0) + 1
+    return Tally(size, tally.succeeded + (state is RolloutDeviceState.SUCCEEDED), failed)
 
 
 def _failure_of(result: DeviceResult) -> FailureType | None:

@@ -17,8 +17,23 @@ from .anchor import FILE_NAME as ANCHOR_FILE_NAME
 from .chain import AuditRow
 from .database import FILE_NAME, Store
 from .records import ClosedRun, DeviceEvent, DeviceState, DriftRecord, RunRecord, TokenRecord
-from .rollouts import GoodState, RolloutDevice, RolloutDeviceState, RolloutRecord, RolloutState
+from .rollouts import DeviceUpdate, GoodState, RolloutDevice, RolloutDeviceState, RolloutRecord, RolloutState
 
-__all__ = ["ANCHOR_FILE_NAME", "FILE_NAME", "AuditRow", "ClosedRun", "DeviceEvent", "DeviceState", "DriftRecord",
-           "GoodState", "RolloutDevice", "RolloutDeviceState", "RolloutRecord", "RolloutState", "RunRecord", "Store",
-           "TokenRecord"]
+__all__ = [
+           "ANCHOR_FILE_NAME",
+           "FILE_NAME",
+           "AuditRow",
+           "ClosedRun",
+           "DeviceEvent",
+           "DeviceState",
+           "DeviceUpdate",
+           "DriftRecord",
+           "GoodState",
+           "RolloutDevice",
+           "RolloutDeviceState",
+           "RolloutRecord",
+           "RolloutState",
+           "RunRecord",
+           "Store",
+           "TokenRecord",
+]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -135,6 +135,17 @@ class RolloutDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceUpdate:
+    """A device's new state in a rollout, as the engine batches them."""
+
+    device: str
+    state: RolloutDeviceState
+    failure: str | None = None
+    detail: str = ""
+    attempts: int = 0  # attempts made since the last update
+
+
+@dataclass(frozen=True, slots=True)
 class GoodState:
     """What a router last ran and passed its health checks with: what a revert puts back."""
 
@@ -243,6 +254,14 @@ class RolloutBook:
                        " attempts = attempts + ? where rollout_id = ? and device = ?",
                        (state.value, failure, detail, self._now(), int(attempt), rollout, device))
 
+    def set_devices(self, rollout: int, updates: Sequence[DeviceUpdate]) -> None:
+        """Many devices' states in one transaction (the engine writes them in batches)."""
+        now = self._now()
+        with self._transaction() as db:
+            db.executemany("update rollout_devices set state = ?, failure = ?, detail = ?, updated_at = ?,"
+                           " attempts = attempts + ? where rollout_id = ? and device = ?",
+                           [(u.state.value, u.failure, u.detail, now, u.attempts, rollout, u.device) for u in updates])
+
     def retry_failed(self, rollout: int, wave: int | None = None) -> list[str]:
         """Failed (and reverted) devices, of one wave or all, go back to pending; which ones."""
         args = (rollout, wave, wave)
@@ -270,16 +289,16 @@ class RolloutBook:
 
     # --- good states (what a revert restores) -------------------------------------------------------------
 
-    def record_good(self, state: GoodState) -> None:
+    def record_good(self, *states: GoodState) -> None:
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "insert into good_states (name, serial, revision, content, firmware, config_text, config_mode,"
                 " desired_hash, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict(name) do update set"
                 " serial = excluded.serial, revision = excluded.revision, content = excluded.content,"
                 " firmware = excluded.firmware, config_text = excluded.config_text,"
                 " config_mode = excluded.config_mode, desired_hash = excluded.desired_hash, at = excluded.at",
-                (state.name, state.serial, state.revision, state.content, state.firmware, state.config_text,
-                 state.config_mode, state.desired_hash, state.at))
+                [(state.name, state.serial, state.revision, state.content, state.firmware, state.config_text,
+                  state.config_mode, state.desired_hash, state.at) for state in states])
 
     def good_state(self, name: str) -> GoodState | None:
         row = self._db.execute("select name, serial, revision, content, firmware, config_text, config_mode,"
