@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint pytest bench bench-live bench-daemon schemas fuzz clean
+.PHONY: demo test lint pytest bench bench-live bench-daemon bench-rollout schemas fuzz clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench-daemon: $(STAMP)
 
 bench-live: $(STAMP)
 	$(BIN)/python -m bench.live
+
+bench-rollout: $(STAMP)
+	$(BIN)/python -m bench.rollout
 
 # Fuzzing (not part of `make test`): each target runs FUZZ_SECONDS under atheris, one after the other.
 # New inputs and crashes go to a temporary directory; a crash stops the run and says where it is.

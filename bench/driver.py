@@ -68,6 +68,7 @@ def main() -> None:
                                        secrets_key=args.secrets_key, max_parallel=args.jobs, poll_interval=0.05)
         outcome = live.apply(args.fleet, None, True, options)
         result["outcomes"] = _outcomes(outcome.output)
+        result["rollout"] = [note for note in outcome.notes if note.startswith("rollout ")]
     elif args.op == "validate":
         outcome = app.validate(args.fleet, None, "json", jobs=args.jobs)
     elif args.op == "plan":

@@ -28,18 +28,21 @@ from typing import Any
 import aiohttp
 
 from bench.fleetgen import generate
-from reconciler.app import live
-from reconciler.app.live import LiveOptions, _observe, open_session
+from reconciler.app.outcomes import Outcome
+from reconciler.app.reconciling import observe_routers
+from reconciler.app.sessions import LiveOptions, Session, open_session
+from reconciler.core.observed import ObservedSnapshot
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLE = ROOT.parent / "example-fleet-repo"
 API = "/api/v2_0"
 
 
-def start_simulator(fleet: Path) -> tuple[subprocess.Popen[str], str]:
+def start_simulator(fleet: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "simulate", "--fleet", str(fleet), "--port", "0", "--profile", "perfect",
-         "--reboot-seconds", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT.parent)
+         "--reboot-seconds", "0.05", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT.parent)
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.startswith("simulating"), line
@@ -114,11 +117,11 @@ def one_run(fleet: Path, credentials: Path, args: argparse.Namespace) -> dict[st
         options = LiveOptions(simulator=url, data_dir=args.out / "live-data", credentials=credentials,
                               max_parallel=args.parallel, poll_interval=0.05)
         session = open_session(fleet, None, options)
-        assert not isinstance(session, live.Outcome)
+        assert not isinstance(session, Outcome)
         serials = [device.serial for device in session.fleet.devices.values()]
         results["bare_client_s"] = asyncio.run(bare_client(url, serials, args.parallel))
         start = time.perf_counter()
-        snapshot = asyncio.run(_observe(session))
+        snapshot = asyncio.run(observe(session))
         results["observe_s"] = time.perf_counter() - start
         results["observed_online"] = sum(1 for device in snapshot.devices if device.online)
         results["observe_ratio"] = results["observe_s"] / results["bare_client_s"]
@@ -132,6 +135,15 @@ def one_run(fleet: Path, credentials: Path, args: argparse.Namespace) -> dict[st
         process.terminate()
         process.wait(timeout=30)
     return results
+
+
+async def observe(session: Session) -> ObservedSnapshot:
+    """The project's observe of every router (the fleet already loaded), with its own driver."""
+    driver = session.driver()
+    try:
+        return await observe_routers(session, driver)
+    finally:
+        await driver.close()
 
 
 def apply_all(fleet: Path, url: str, credentials: Path, args: argparse.Namespace) -> dict[str, Any]:
