@@ -40,9 +40,11 @@ step "4. Plan against what the routers report (an observed-state snapshot)" \
 first 30 reconciler plan "$fleet" --observed "$fleet/.demo/observed.json"
 echo "…"
 
-step "5. Live routers: simulate the example's 60 routers on loopback (factory state)" \
-     "reconciler simulate --fleet $fleet --port 0 --profile perfect &"
-reconciler simulate --fleet "$fleet" --port 0 --profile perfect --reboot-seconds 1 > "$scratch/simulator.log" 2>&1 &
+step "5. Live routers: simulate the example's 60 routers on loopback (factory state); the MRO-L200
+   refuses one LTE key, as a router would refuse a bad template line" \
+     "reconciler simulate --fleet $fleet --port 0 --profile perfect --reject 'MRO-L200=interfaces.wwan1.network_mode' &"
+reconciler simulate --fleet "$fleet" --port 0 --profile perfect --reboot-seconds 1 \
+    --reject 'MRO-L200=interfaces.wwan1.network_mode' > "$scratch/simulator.log" 2>&1 &
 simulator=$!
 trap 'kill $simulator 2>/dev/null || true; wait $simulator 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 100); do grep -q "^simulating" "$scratch/simulator.log" && break; sleep 0.1; done
@@ -50,32 +52,45 @@ cat "$scratch/simulator.log"
 url=$(sed -n 's#^simulating [0-9]* routers at \(http[^ ]*\)/d/<serial>.*#\1#p' "$scratch/simulator.log")
 live=(--simulator "$url" --data-dir "$scratch/data" --credentials "$fleet/.demo/credentials.yaml"
       --secrets-key "$fleet/.demo/sealing.key")
+# apply exits 3 while a staged rollout waits (a window, an approval, a pause): show it, and go on
+applying() { local code=0 out; out=$(reconciler apply "$fleet" --yes "${live[@]}" "$@" 2>&1) || code=$?
+    grep -v '^applying: ' <<<"$out" | tail -n 6; echo "(exit $code)"; }
 
 step "6. Plan against the live routers" "reconciler plan $fleet --live --simulator $url …"
 first 12 reconciler plan "$fleet" --live "${live[@]}"
 echo "…"
 
-step "7. Apply: firmware, packets, configuration (secrets unsealed only now), verify" \
-     "reconciler apply $fleet --yes --simulator $url …"
-first 8 reconciler apply "$fleet" --yes "${live[@]}"
-echo "…"
+step "7. Apply as a staged rollout (rollouts.yaml): a canary of one router per model and site first;
+   the MRO-L200's failure pauses the rollout before any later wave is touched" \
+     "reconciler apply $fleet --yes --simulator $url … && reconciler rollout status"
+applying
+reconciler rollout status --data-dir "$scratch/data"
 
-step "8. Plan again: the fleet has converged" "reconciler plan $fleet --live --simulator $url …"
+step "8. The cause is fixed (the simulator accepts the key again): resume; the next waves go out,
+   but Jebel Ali's routers change only in their night window (02:00-03:00 Dubai time)" \
+     "reconciler rollout resume && reconciler apply $fleet --yes …"
+curl -s -X POST "$url/_sim/accept" > /dev/null
+reconciler rollout resume --data-dir "$scratch/data" | head -n 1
+applying
+
+step "9. An emergency override for the window (recorded in the audit log); then the fleet has converged" \
+     "reconciler apply $fleet --yes --ignore-windows … && reconciler plan $fleet --live …"
+applying --ignore-windows
 reconciler plan "$fleet" --live "${live[@]}" | head -n 1
 
-step "9. The audit log, and its hash chain" "reconciler audit --data-dir … && reconciler audit --verify …"
+step "10. The audit log, and its hash chain" "reconciler audit --data-dir … && reconciler audit --verify …"
 reconciler audit --data-dir "$scratch/data"
 reconciler audit --verify --data-dir "$scratch/data"
 kill $simulator 2>/dev/null || true; wait $simulator 2>/dev/null || true
 
-step "10. Entitlements: licences on a date, credits and telephony from git history, SLA clocks" \
+step "11. Entitlements: licences on a date, credits and telephony from git history, SLA clocks" \
      "reconciler licences $fleet && reconciler costs $fleet --month … && reconciler sla …"
 reconciler licences "$fleet"
 first 8 reconciler costs "$fleet" --month "$(date -u +%Y-%m)"
 first 4 reconciler sla --plan gold --priority P1 --opened 2026-12-24T17:30:00+01:00
 
 listen=${DEMO_LISTEN:-127.0.0.1:8080}
-step "11. The daemon: follow this repository's branch, converge simulated routers, serve the API" \
+step "12. The daemon: follow this repository's branch, converge simulated routers, serve the API" \
      "reconciler serve $fleet --simulate --config $fleet/.demo/reconciler.yaml --listen $listen"
 reconciler serve "$fleet" --simulate --config "$fleet/.demo/reconciler.yaml" --listen "$listen" \
     --data-dir "$scratch/daemon" --log-format text > "$scratch/serve.out" 2> "$scratch/serve.log" &
