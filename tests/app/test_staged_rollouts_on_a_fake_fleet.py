@@ -186,3 +186,19 @@ def test_a_newer_revision_supersedes_the_devices_not_started(fleet_dir: FleetDir
     assert first is not None and first.state is RolloutState.SUPERSEDED and first.superseded_by == 2
     assert rig.state() is RolloutState.SUCCEEDED
     assert rig.router("ber-r01").config[NTP] == "ntp.new.example.net"
+
+
+def test_a_window_in_the_spring_forward_gap_opens_when_the_clocks_jump(fleet_dir: FleetDir, tmp_path: Path) -> None:
+    """A 02:30 Berlin window on the night the clocks skip 02:00–03:00: nothing at 01:59, the routers go at 03:00."""
+    rig = _rig(fleet_dir, tmp_path, CANARY.replace("waves: [canary, 100%]", "waves: [100%]") + """\
+windows:
+  - {name: night, schedule: "30 2 * * *", duration: 1h, applies_to: {sites: [berlin]}}
+""")
+    rig.clock = VirtualClock(dt.datetime(2026, 3, 29, 0, 59, tzinfo=dt.UTC))  # 01:59 CET, the last Sunday of March
+    rig.apply()
+    assert rig.state() is RolloutState.WAITING_FOR_WINDOW
+    assert not any(rig.written(name) for name in ("ber-r01", "ber-r02"))
+    rig.clock.advance(60 + 1)  # 01:00 UTC: 03:00 CEST, the first instant after the skipped 02:30
+    rig.apply()
+    assert rig.state() is RolloutState.SUCCEEDED
+    assert all(rig.written(name) for name in ("ber-r01", "ber-r02"))
